@@ -1,0 +1,1 @@
+"""Torch datasets, samplers and transforms over the io layer."""

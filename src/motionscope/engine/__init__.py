@@ -1,0 +1,1 @@
+"""The training engine: one Trainer for every task."""

@@ -1,0 +1,1 @@
+"""On-disk formats users already have; numpy only (no torch)."""

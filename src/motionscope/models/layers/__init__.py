@@ -1,0 +1,1 @@
+"""Shared blocks: attention/transformer block, slot attention, resnet."""

@@ -1,0 +1,123 @@
+"""Official-checkpoint loading for every system.
+
+Official checkpoints come in many wrappers (``{"model": ...}``, ``{"state_dict": ...}``,
+``module.`` prefixes from DDP). :func:`read_state_dict` unwraps them; :func:`load_official`
+maps the official key names onto ours with the system's converter and loads strictly, so a
+wrong or truncated file fails with the list of keys that do not fit.
+
+A system module may define ``convert_official(state_dict, model) -> state_dict``; when it
+does not, our key names are the official ones (the preferred case: fewer places to go wrong).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+# system name (as in the fixtures' "system" field, case-insensitive) -> model module
+SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet"}
+
+_WRAPPER_KEYS = ("model", "state_dict", "model_state", "module", "teacher", "student")
+
+
+def read_state_dict(path: str | os.PathLike, wrapper_key: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file (.pt/.pth/.bin or .safetensors) and return a flat state_dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "checkpoint file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling/format failure is a corrupt file
+        raise CheckpointError(path, f"cannot read checkpoint ({type(e).__name__}: {e})") from e
+    return unwrap_state_dict(obj, path, wrapper_key)
+
+
+def unwrap_state_dict(obj, path=None, wrapper_key: str | None = None) -> dict[str, torch.Tensor]:
+    """Find the tensor dict inside common checkpoint wrappers and strip DDP's ``module.``."""
+    if wrapper_key is not None:
+        if not isinstance(obj, Mapping) or wrapper_key not in obj:
+            raise CheckpointError(path, f"checkpoint has no key {wrapper_key!r}")
+        obj = obj[wrapper_key]
+    while isinstance(obj, Mapping) and not _is_tensor_dict(obj):
+        inner = next((obj[k] for k in _WRAPPER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
+        if inner is None:
+            raise CheckpointError(
+                path, f"no state_dict found (top-level keys: {sorted(map(str, obj))[:10]})"
+            )
+        obj = inner
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(path, f"expected a dict of tensors, got {type(obj).__name__}")
+    sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    return sd
+
+
+def _is_tensor_dict(d: Mapping) -> bool:
+    return len(d) > 0 and all(isinstance(v, torch.Tensor) for v in d.values())
+
+
+def convert_official(system: str, state_dict: dict[str, torch.Tensor], model: nn.Module | None = None):
+    """Map official key names of ``system`` onto motionscope's (identity when names agree)."""
+    mod_name = SYSTEMS.get(system.lower().replace("-", "").replace("_", ""))
+    if mod_name is None:
+        raise CheckpointError(None, f"unknown system {system!r} (known: {sorted(set(SYSTEMS))})")
+    mod = importlib.import_module(f"motionscope.models.{mod_name}")
+    conv = getattr(mod, "convert_official", None)
+    return dict(state_dict) if conv is None else conv(state_dict, model)
+
+
+def load_official(
+    model: nn.Module,
+    checkpoint: str | os.PathLike | Mapping[str, torch.Tensor],
+    system: str,
+    strict: bool = True,
+) -> tuple[list[str], list[str]]:
+    """Load an official checkpoint (path or state_dict) into ``model``.
+
+    Returns ``(missing, unexpected)`` key lists; with ``strict`` any of them, or a shape
+    mismatch, raises :class:`CheckpointError` naming the keys.
+    """
+    path = None
+    if isinstance(checkpoint, Mapping):
+        sd = unwrap_state_dict(checkpoint)
+    else:
+        path = checkpoint
+        sd = read_state_dict(checkpoint)
+    sd = convert_official(system, sd, model)
+    return load_checked(model, sd, path=path, strict=strict)
+
+
+def load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], path=None, strict: bool = True):
+    """``load_state_dict`` with shape checks and one readable error instead of torch's."""
+    own = model.state_dict()
+    bad = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+        for k, v in sd.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    if bad:
+        raise CheckpointError(path, "shape mismatch for " + "; ".join(bad[:8]))
+    if strict and (missing or unexpected):
+        msg = []
+        if missing:
+            msg.append(f"{len(missing)} missing keys (e.g. {missing[:5]})")
+        if unexpected:
+            msg.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:5]})")
+        raise CheckpointError(path, "checkpoint does not fit the model: " + ", ".join(msg))
+    model.load_state_dict(dict(sd), strict=False)
+    return missing, unexpected

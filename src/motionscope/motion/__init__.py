@@ -1,0 +1,1 @@
+"""Parameter-free motion maps: patch flow, pixel flow, PA, dynamic images."""

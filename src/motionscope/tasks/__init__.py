@@ -1,0 +1,1 @@
+"""What a run is: classification, MAMP pre-training, probes, BMP sweeps."""

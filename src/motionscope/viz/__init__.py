@@ -1,0 +1,1 @@
+"""Plots and overlays people would rather look at than read."""
