@@ -1,0 +1,131 @@
+"""The ``motionscope`` command line: one Typer app; each command parses, then calls api.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from .errors import MotionscopeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="motionscope: recognise actions from how things move.")
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="dotted overrides, e.g. train.epochs=3")]
+
+
+@app.command()
+def train(preset: Annotated[str, typer.Argument(help="preset name or YAML file")],
+          overrides: Overrides = None,
+          run_dir: Annotated[str | None, typer.Option(help="run directory")] = None,
+          resume: Annotated[str | None, typer.Option(help="checkpoint or run dir to resume")] = None):
+    """Train PRESET (auto-resumes an interrupted run in the same run directory)."""
+    from . import api
+
+    res = api.train(preset, overrides, run_dir=run_dir, resume=resume)
+    test = res.get("test")
+    if test:
+        typer.echo(f"test: top1={test['top1']:.4f} top5={test.get('top5', 0):.4f} "
+                   f"mean_class_acc={test['mean_class_acc']:.4f}")
+    typer.echo(f"run directory: {res['run_dir']}")
+
+
+@app.command("test")
+def test_cmd(run: Annotated[str, typer.Argument(help="run directory or checkpoint")],
+             overrides: Overrides = None,
+             split: Annotated[str | None, typer.Option(help="split to evaluate")] = None,
+             out: Annotated[str | None, typer.Option(help="output folder")] = None):
+    """Evaluate a trained model: top-1/5, mean-class accuracy, confusion matrix, predictions."""
+    from . import api
+
+    res = api.evaluate(run, overrides, split=split, out_dir=out)
+    for k, v in res["metrics"].items():
+        typer.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+    for k, v in res["files"].items():
+        typer.echo(f"{k}: {v}")
+
+
+@app.command()
+def predict(ckpt: Annotated[str, typer.Argument(help="run directory or checkpoint")],
+            input: Annotated[str, typer.Argument(help="video, frame folder, skeleton file, .npy")],
+            topk: Annotated[int, typer.Option(help="number of classes to show")] = 5,
+            as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
+    """Class names and probabilities for one input."""
+    from . import api
+
+    res = api.predict(ckpt, input, topk=topk)
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    for p in res["predictions"]:
+        typer.echo(f"{p['prob']:7.2%}  {p['class']}")
+
+
+@app.command()
+def presets():
+    """List the shipped presets."""
+    from .config import list_presets
+
+    for name, desc in list_presets().items():
+        typer.echo(f"{name:40s} {desc}")
+
+
+@app.command()
+def config(preset: Annotated[str, typer.Argument(help="preset name or YAML file")],
+           overrides: Overrides = None):
+    """Print the resolved configuration of PRESET with OVERRIDES."""
+    from .config import load_config, to_yaml
+
+    typer.echo(to_yaml(load_config(preset, overrides)), nl=False)
+
+
+@app.command()
+def info():
+    """Versions, device, threads, models and presets."""
+    from . import api
+
+    for k, v in api.info().items():
+        typer.echo(f"{k:12s} {', '.join(v) if isinstance(v, list) else v}")
+
+
+@app.command()
+def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
+         quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):
+    """Generate data, train and evaluate, print a results table and write plots."""
+    from . import api
+
+    api.demo(out=out, quick=quick)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted)."""
+    from .engine.trainer import Interrupted
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except Interrupted as e:
+        typer.echo(f"motionscope: {e}", err=True)
+        sys.exit(130)
+    except MotionscopeError as e:
+        typer.echo(f"motionscope: error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("motionscope: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()
