@@ -32,13 +32,16 @@ class SyntheticSkeletonDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         g = _rng(self.seed, self.split, index)
         label = index % self.k
-        base = g.normal(0, 0.3, (self.c, 1, self.v, self.m))
+        base = g.normal(0, 0.1, (self.c, 1, self.v, self.m))
         t = np.arange(self.t)[None, :, None, None]
-        freq = 0.15 + 0.08 * label
+        freq = 1.0 + 0.5 * (label % 3)  # cycles per clip
         phase = g.uniform(0, 2 * np.pi)
-        joint_gain = np.sin(np.arange(self.v) * (label + 1) * 0.7)[None, None, :, None]
-        motion = 0.5 * joint_gain * np.sin(freq * 2 * np.pi * t / 4 + phase)
-        x = base + motion + g.normal(0, 0.05, (self.c, self.t, self.v, self.m))
+        # which joints move, and along which axis, depends on the class
+        joint_gain = np.cos(np.arange(self.v) * 0.9 * (label // 3 + 1))[None, None, :, None]
+        axis = np.zeros((self.c, 1, 1, 1))
+        axis[label % self.c] = 1.0
+        motion = 0.5 * axis * joint_gain * np.sin(2 * np.pi * freq * t / self.t + phase)
+        x = base + motion + g.normal(0, 0.03, (self.c, self.t, self.v, self.m))
         return {"skeleton": torch.from_numpy(x.astype(np.float32)), "label": label,
                 "index": index}
 

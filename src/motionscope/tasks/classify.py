@@ -15,7 +15,7 @@ from ..data.datasets import build_dataset, check_kwargs
 from ..engine.checkpoint import load_checkpoint
 from ..engine.distributed import DistInfo, broadcast_object, cleanup, init_distributed
 from ..engine.evaluate import classification_metrics, predict_loader, write_eval_outputs
-from ..engine.trainer import Trainer, resolve_device
+from ..engine.trainer import Trainer, resolve_device, seed_everything
 from ..errors import ConfigError, DataError, MotionscopeError
 from ..fsutil import atomic_write_text
 
@@ -116,15 +116,16 @@ def train(preset: str, overrides: list[str] | None = None, run_dir: str | None =
             rdir, ckpt = broadcast_object(choose_run_dir(cfg, run_dir) if dist_info.is_main
                                           else None, dist_info)
         rdir = Path(rdir)
-        if dist_info.is_main:
-            rdir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(rdir / "config.yaml", to_yaml(cfg))
-            print(f"run directory: {rdir}" + (f" (resuming {ckpt})" if ckpt else ""))
+        seed_everything(cfg.train.seed, cfg.train.deterministic)  # same init on every rank
         datasets = build_datasets(cfg)
         for split, ds in datasets.items():
             if ds is not None:
                 _check_labels(ds, cfg.data.num_classes, split)
         model = build_model(cfg)
+        if dist_info.is_main:  # only once the run can start
+            rdir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(rdir / "config.yaml", to_yaml(cfg))
+            print(f"run directory: {rdir}" + (f" (resuming {ckpt})" if ckpt else ""))
         trainer = Trainer(cfg, model, datasets, rdir, dist_info)
         if ckpt is not None:
             trainer.resume(ckpt)
