@@ -27,8 +27,10 @@ heads follow the caller's autocast (the official code trained them under fp16 au
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +51,7 @@ from ..motion.patch_flow import (
 from .layers.slot_attention import WALK_REDUCTIONS, SlotAttentionEncoder, contrastive_walk_loss
 from .layers.transformer import Block, set_attention_mode
 from .official import read_state_dict
-from .vit import build_backbone
+from .vit import VisionTransformer, build_backbone
 
 DEFAULT_NUM_FRAMES_LIST = (32, 16, 8, 4)
 IMPLS = ("fast", "naive")
@@ -564,6 +566,42 @@ def convert_official(state_dict: Mapping[str, torch.Tensor], model: nn.Module | 
     return sd
 
 
+def _decode_official_kwargs(kwargs: Mapping) -> dict:
+    """Constructor kwargs recorded as JSON: ``{"partial": "torch.nn.LayerNorm", "kwargs": {...}}``
+    becomes ``functools.partial(torch.nn.LayerNorm, ...)``."""
+    out = {}
+    for k, v in kwargs.items():
+        if isinstance(v, Mapping) and "partial" in v:
+            mod_name, _, attr = v["partial"].rpartition(".")
+            out[k] = partial(getattr(importlib.import_module(mod_name), attr), **v.get("kwargs", {}))
+        else:
+            out[k] = v
+    return out
+
+
+def build_official(official_class: str, constructor_kwargs: Mapping, stub_backbone: bool = False,
+                   attention: str = "sdpa", impl: str = "fast") -> nn.Module:
+    """Our module for an official class name and its recorded constructor arguments.
+
+    ``Models/MP.py::MP`` and ``Models/En_MP.py::En_MP`` (cfg + n_finetune_classes; the DINO
+    backbone is the ViT-B/16 architecture, or none with ``stub_backbone`` when the official
+    run fed patch tokens directly), DINO's ``VisionTransformer`` and timm's ``Block`` (the
+    fusion block: every default, qkv without bias, LayerNorm eps 1e-5).
+    """
+    name = official_class.rpartition("::")[2]
+    kw = _decode_official_kwargs(constructor_kwargs)
+    if name in ("MP", "En_MP"):
+        cls = MotionPerceiver if name == "MP" else EnhancedMotionPerceiver
+        return cls.from_official_config(kw["cfg"], kw.get("n_finetune_classes", 10),
+                                        backbone="none" if stub_backbone else "vit_random",
+                                        attention=attention, impl=impl)
+    if name == "VisionTransformer":
+        return VisionTransformer(**kw, attention=attention)
+    if name == "Block":
+        return Block(**kw, attention=attention)
+    raise ConfigError(f"no motionscope module for the official MP class {official_class!r}")
+
+
 def mp(**kwargs) -> MotionPerceiver:
     """MP with the official sizes (override any constructor argument)."""
     return MotionPerceiver(**kwargs)
@@ -592,5 +630,5 @@ def enmp_tiny(**kwargs) -> EnhancedMotionPerceiver:
 MODELS = {"mp": mp, "enmp": enmp, "mp_tiny": mp_tiny, "enmp_tiny": enmp_tiny}
 
 __all__ = ["MotionPerceiver", "EnhancedMotionPerceiver", "MODELS", "align_frames",
-           "replication_indices", "sincos_time_embedding", "convert_official", "mp", "enmp",
+           "replication_indices", "sincos_time_embedding", "convert_official", "build_official", "mp", "enmp",
            "mp_tiny", "enmp_tiny"]
