@@ -191,9 +191,9 @@ class Trainer:
         self._stop_signal = signum
 
     def _should_stop(self) -> bool:
-        flag = torch.tensor(float(self._stop_signal is not None))
-        if self.dist.enabled:
-            flag = all_reduce_mean(flag, self.dist)
+        if not self.dist.enabled:
+            return self._stop_signal is not None
+        flag = all_reduce_mean(torch.tensor(float(self._stop_signal is not None)), self.dist)
         return bool(flag > 0)
 
     def _autocast(self):
@@ -249,7 +249,7 @@ class Trainer:
             self.global_step += 1
             elapsed = time.perf_counter() - tic
             bar.set_postfix(loss=f"{terms['loss']:.4f}", lr=f"{terms['lr']:.2e}",
-                            samples_s=f"{samples / max(elapsed, 1e-9):.1f}")
+                            samples_s=f"{samples / max(elapsed, 1e-9):.1f}", refresh=False)
             bar.update(1)
             if self.global_step % t.log_every == 0:
                 loss = all_reduce_mean(torch.tensor(window_loss / window_n), self.dist).item()

@@ -1,0 +1,80 @@
+"""The command line as a user types it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from motionscope.cli import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_presets_config_info(capsys):
+    code, out, _ = run_cli(capsys, "presets")
+    assert code == 0 and "baseline_skeleton" in out
+    code, out, _ = run_cli(capsys, "config", "baseline_skeleton", "train.epochs=3")
+    assert code == 0 and "epochs: 3" in out
+    code, out, _ = run_cli(capsys, "info")
+    assert code == 0 and "torch" in out and "skeleton_transformer" in out and "threads" in out
+
+
+def test_config_typo_is_one_clear_line(capsys):
+    code, out, err = run_cli(capsys, "config", "baseline_skeleton", "train.epoch=3")
+    assert code == 2
+    assert "did you mean 'train.epochs'" in err and "Traceback" not in err
+
+
+def test_train_test_predict_round_trip(tmp_path, capsys):
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", "baseline_skeleton", "train.epochs=2",
+                             "data.args.num_samples=64", "model.args.dim=16", "train.tensorboard=false",
+                             "--run-dir", str(run))
+    assert code == 0, err
+    assert "test: top1=" in out
+    code, out, err = run_cli(capsys, "test", str(run), "--out", str(tmp_path / "ev"))
+    assert code == 0, err
+    assert "top1:" in out and "mean_class_acc:" in out
+    assert (tmp_path / "ev" / "test_confusion.png").is_file()
+    assert (tmp_path / "ev" / "test_predictions.csv").is_file()
+
+    from motionscope.data.synthetic import SyntheticSkeletonDataset
+
+    sample = SyntheticSkeletonDataset("test", num_samples=8)[3]
+    np.save(tmp_path / "x.npy", sample["skeleton"].numpy())
+    code, out, err = run_cli(capsys, "predict", str(run), str(tmp_path / "x.npy"), "--topk", "3",
+                             "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    probs = [p["prob"] for p in res["predictions"]]
+    assert len(probs) == 3 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    assert all(p["class"].startswith("class_") for p in res["predictions"])
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "test", str(tmp_path / "nothing"))
+    assert code == 2 and "nothing" in err and "not found" in err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    code, _, err = run_cli(capsys, "predict", str(bad), str(tmp_path / "x.npy"))
+    assert code == 2 and "bad.pt" in err and "corrupt" in err
+    code, _, err = run_cli(capsys, "train", "no_such_preset")
+    assert code == 2 and "unknown preset" in err
+
+
+@pytest.mark.slow
+def test_console_script_installed():
+    out = subprocess.run([sys.executable, "-m", "motionscope", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "train" in out.stdout and "predict" in out.stdout
