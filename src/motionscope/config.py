@@ -101,7 +101,7 @@ class EvalConfig:
 
 @dataclass
 class Config:
-    task: str = "classify"
+    task: str = "classify"  # classify | pretrain (losses only: no accuracy, best = lowest loss)
     preset: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -232,6 +232,7 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
 
 
 _CHOICES = {
+    "task": ("classify", "pretrain"),
     "optim.name": ("adamw", "sgd"),
     "sched.name": ("cosine", "step", "constant"),
     "train.amp": ("none", "bf16", "fp16"),

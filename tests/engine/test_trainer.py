@@ -173,3 +173,28 @@ def test_incompatible_checkpoint_on_resume(tmp_path):
     with pytest.raises(CheckpointError, match="shape mismatch"):
         train("baseline_skeleton", ["train.epochs=2", *SMALL, "model.args.dim=24"],
               resume=str(run / "checkpoints" / "last.pt"))
+
+
+class _AutoEncoder(torch.nn.Module):
+    """A model that defines only a loss, like MAMP pre-training."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = torch.nn.Linear(3 * 25 * 2, 8)
+        self.dec = torch.nn.Linear(8, 3 * 25 * 2)
+
+    def forward(self, batch):
+        x = batch["skeleton"].mean(2).flatten(1)
+        return {"losses": {"mse": torch.nn.functional.mse_loss(self.dec(self.enc(x)), x)}}
+
+
+def test_pretrain_task_uses_losses_only(tmp_path):
+    cfg = load_config("baseline_skeleton", ["task=pretrain", "train.epochs=3", *SMALL])
+    seed_everything(0)
+    trainer = Trainer(cfg, _AutoEncoder(), build_datasets(cfg), tmp_path / "p")
+    res = trainer.fit()
+    assert set(res["test"]) == {"mse", "loss"}
+    val = [m for m in read_metrics(tmp_path / "p") if m["split"] == "val"]
+    assert len(val) == 3 and "top1" not in val[0]
+    assert res["best"]["loss"] == min(m["loss"] for m in val)
+    assert json.loads((tmp_path / "p" / "results.json").read_text())["test"]["loss"] > 0

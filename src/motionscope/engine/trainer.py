@@ -312,8 +312,41 @@ class Trainer:
         return DataLoader(ds, batch_size=bs, num_workers=self.cfg.data.num_workers,
                           sampler=ShardedEvalSampler(len(ds), self.dist.world_size, self.dist.rank))
 
+    @property
+    def classifies(self) -> bool:
+        """Tasks that predict classes get accuracy metrics; others (pre-training) losses only."""
+        return self.cfg.task != "pretrain"
+
+    @torch.no_grad()
+    def evaluate_losses(self, split: str) -> dict:
+        """Mean of each loss term over ``split`` (models that only define losses)."""
+        model = unwrap(self.model)
+        model.eval()
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in progress(self._eval_loader(split), desc=split,
+                              enabled=self.cfg.train.progress and self.dist.is_main, unit="batch"):
+            batch = move_batch(batch, self.device)
+            with self._autocast():
+                losses = model(batch)["losses"]
+            b = next(iter(v for v in batch.values() if isinstance(v, torch.Tensor))).shape[0]
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * b
+            n += b
+        totals = torch.tensor([*sums.values(), float(n)], dtype=torch.float64)
+        if self.dist.enabled:
+            import torch.distributed as tdist
+
+            tdist.all_reduce(totals)
+        out = {k: float(v / totals[-1]) for k, v in zip(sums, totals[:-1])}
+        out["loss"] = sum(out.values())
+        model.train()
+        return out
+
     def evaluate(self, split: str) -> tuple[dict, dict]:
         """Classification metrics of ``split`` with the current weights (all ranks take part)."""
+        if not self.classifies:
+            return {}, self.evaluate_losses(split)
         model = unwrap(self.model)
         res = predict_loader(model, self._eval_loader(split), self.device, self.dist,
                              views=self.cfg.eval.views, amp_dtype=self.amp_dtype, desc=split,
@@ -324,7 +357,7 @@ class Trainer:
         return res, metrics
 
     def _is_better(self, metrics: dict) -> bool:
-        key = self.cfg.train.select_metric
+        key = self.cfg.train.select_metric if self.classifies else "loss"
         if self.best is None:
             return True
         if key == "loss":
@@ -353,6 +386,14 @@ class Trainer:
             unwrap(self.model).load_state_dict(state["model"])
         res, metrics = self.evaluate(split)
         out = {}
+        if not self.classifies:
+            self.logger.log({"split": split, "epoch": self.epoch, "step": self.global_step,
+                             **metrics})
+            if self.dist.is_main:
+                atomic_write_text(self.run_dir / "results.json", json.dumps(
+                    {"best_val": self.best, "test": metrics, "global_step": self.global_step},
+                    indent=2, default=float))
+            return {"test": metrics}
         if self.dist.is_main:
             names = getattr(self.datasets[split], "names", None)
             paths = write_eval_outputs(self.run_dir, res, metrics, self.classes, names, split,
