@@ -366,12 +366,15 @@ def _visibility(canvas_depth, uv, zc, tol):
     return vis
 
 
-# joint depth tolerance: how deep inside its limb a joint sits (x body height)
+# how deep inside the body surface a joint may sit and still count as visible (x body height;
+# trunk joints scale with girth): the pelvis is inside the hips, a knee inside its leg
 _JOINT_TOL = np.array([
-    0.09 if n in ("pelvis", "spine_mid", "spine_shoulder") else
-    0.07 if n in ("neck", "head") or n.endswith(("_hip", "_shoulder", "_chest")) else
-    0.04 if n.endswith(("_knee", "_elbow", "_ankle")) else 0.025
+    0.13 if n in ("pelvis", "spine_mid", "spine_shoulder") else
+    0.09 if n.endswith(("_hip", "_shoulder", "_chest")) or n in ("neck", "head") else
+    0.045 if n.endswith(("_knee", "_elbow", "_ankle", "_heel")) else 0.03
     for n in BODY_JOINTS])
+_TRUNK = np.array([n in ("pelvis", "spine_mid", "spine_shoulder", "neck") or
+                   n.endswith(("_hip", "_shoulder", "_chest")) for n in BODY_JOINTS])
 
 
 def render_clip(joints_world: np.ndarray, shape: BodyShape, look: Appearance, setup: SetupParams,
@@ -421,7 +424,7 @@ def render_clip(joints_world: np.ndarray, shape: BodyShape, look: Appearance, se
     depth = np.empty((T, H, W), np.float32)
     mask = np.empty((T, H, W), bool)
     vis_all = np.empty(jc.shape[:2], bool)
-    tol = _JOINT_TOL * shape.height
+    tol = _JOINT_TOL * shape.height * np.where(_TRUNK, max(shape.girth, 1.0), 1.0) + 0.02
     for t in range(T):
         dx, dy = off[t]
         ys = slice(JITTER_PAD - dy, JITTER_PAD - dy + H)
