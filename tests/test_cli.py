@@ -78,3 +78,15 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
 def test_console_script_installed():
     out = subprocess.run([sys.executable, "-m", "motionscope", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "train" in out.stdout and "predict" in out.stdout
+
+
+def test_synth_command_writes_a_world(tmp_path, capsys):
+    out = tmp_path / "world"
+    code, o, err = run_cli(capsys, "synth", "--out", str(out), "--clips-per-class", "1",
+                           "--frames", "8", "--size", "48x64", "--formats", "skeleton,rgb")
+    assert code == 0, err
+    assert (out / "manifest.json").is_file() and "world written" in o
+    names = sorted(p.name for p in (out / "skeleton").glob("*.skeleton"))
+    assert len(names) == 10 and names[0].startswith("S001C00")
+    code, _, err = run_cli(capsys, "synth", "--out", str(out), "--size", "big")
+    assert code == 2 and "--size" in err

@@ -91,6 +91,29 @@ def info():
 
 
 @app.command()
+def synth(out: Annotated[str, typer.Option(help="output folder")],
+          classes: Annotated[str, typer.Option(help="class set (bmp10) or comma-separated keys")] = "bmp10",
+          clips_per_class: Annotated[int, typer.Option(help="clips per class")] = 10,
+          frames: Annotated[int, typer.Option(help="frames per clip")] = 32,
+          size: Annotated[str, typer.Option(help="frame size HxW")] = "224x224",
+          formats: Annotated[str, typer.Option(help="rgb,depth,skeleton,keypoints,rawframes,...")] =
+          "rgb,depth,skeleton,keypoints,rawframes",
+          seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 0,
+          workers: Annotated[int, typer.Option(help="worker processes")] = 1):
+    """Generate the embedded motion world in the real on-disk formats."""
+    from .errors import ConfigError
+    from .synth import generate_world
+
+    try:
+        h, w = (int(v) for v in size.lower().split("x"))
+    except ValueError as e:
+        raise ConfigError(f"--size {size!r}: expected HxW, e.g. 224x224") from e
+    manifest = generate_world(out, classes=classes, clips_per_class=clips_per_class, frames=frames,
+                              size=(h, w), formats=formats, seed=seed, workers=workers)
+    typer.echo(f"world written: {manifest}")
+
+
+@app.command()
 def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
          quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):
     """Generate data, train and evaluate, print a results table and write plots."""
