@@ -356,3 +356,17 @@ def test_paper_size_parameter_counts_and_init():
     assert not pre.blocks[0].attn.qkv.bias.any()
     assert abs(pre.temp_embed.std().item() - 0.02) < 0.003
     assert pre.blocks[0].norm1.eps == 1e-5
+
+
+def test_bf16_autocast_training_step_runs():
+    # the GPU recipe trains under bf16 autocast: the same code path, exercised on CPU
+    torch.manual_seed(0)
+    pre = MAMP(**TINY_PRE, mask_ratio=0.75)
+    clf = MAMPClassifier(**TINY, num_classes=3, protocol="finetune", hidden_dim=8)
+    batch = {"skeleton": skeletons(), "label": torch.tensor([0, 2])}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = pre(batch)["losses"]["mse"] + clf(batch)["losses"]["ce"]
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert_all_grads(pre)
+    assert_all_grads(clf)
