@@ -63,3 +63,16 @@ def test_multi_view_average():
     res = predict_loader(_Identity(), loader, torch.device("cpu"), views=2, show_progress=False)
     assert res["prob"].argmax(1).tolist() == [0, 1, 0, 1]
     assert res["prob"].shape == (4, 2)
+
+
+def test_official_checkpoint_with_pickled_args_reads(tmp_path):
+    """MAE-style official files store argparse options beside the weights."""
+    import argparse
+
+    from motionscope.models.official import read_state_dict
+
+    p = tmp_path / "checkpoint-399.pth"
+    torch.save({"model": {"module.w": torch.ones(2)}, "args": argparse.Namespace(lr=1.0),
+                "epoch": 399}, p)
+    sd = read_state_dict(p)
+    assert list(sd) == ["w"] and torch.equal(sd["w"], torch.ones(2))

@@ -11,6 +11,7 @@ does not, our key names are the official ones (the preferred case: fewer places 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 from collections.abc import Mapping
@@ -38,7 +39,9 @@ def read_state_dict(path: str | os.PathLike, wrapper_key: str | None = None) -> 
 
             obj = load_file(str(path))
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            # official files pickle their argparse options beside the weights (MAE-style)
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling/format failure is a corrupt file
         raise CheckpointError(path, f"cannot read checkpoint ({type(e).__name__}: {e})") from e
     return unwrap_state_dict(obj, path, wrapper_key)
