@@ -68,7 +68,8 @@ _NTU25_FLIP_1 = ((5, 9), (6, 10), (7, 11), (8, 12), (13, 17), (14, 18), (15, 19)
 # Halpe-26 (AlphaPose FullBody), as used by the BMP point-light stimuli: 0 nose, 1-2 L/R eye,
 # 3-4 L/R ear, 5-6 shoulders, 7-8 elbows, 9-10 wrists, 11-12 hips, 13-14 knees, 15-16 ankles,
 # 17 head (top), 18 neck, 19 hip (pelvis centre), 20-21 big toes, 22-23 small toes, 24-25 heels.
-# Bones are AlphaPose's drawing pairs for this layout.
+# Bones are AlphaPose's drawing pairs for this layout plus nose-neck (0, 18), which AlphaPose does
+# not draw but a graph needs to connect the face to the body.
 _HALPE26_JOINTS = (
     "nose", "l_eye", "r_eye", "l_ear", "r_ear",
     "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
@@ -77,7 +78,7 @@ _HALPE26_JOINTS = (
     "l_big_toe", "r_big_toe", "l_small_toe", "r_small_toe", "l_heel", "r_heel",
 )
 _HALPE26_BONES = (
-    (0, 1), (0, 2), (1, 3), (2, 4),
+    (0, 1), (0, 2), (1, 3), (2, 4), (18, 0),
     (18, 5), (18, 6), (5, 7), (7, 9), (6, 8), (8, 10),
     (17, 18), (18, 19), (19, 11), (19, 12),
     (11, 13), (12, 14), (13, 15), (14, 16),

@@ -683,19 +683,18 @@ def _falling(ctx: _Ctx, style: str) -> None:
         w_rel = _ramp(s, 0.25, 0.45)
         arms = [None, (0.12, -0.05, 0.25), ("floor", 0.3), (0.2, 0.1, 0.05), (0.2, 0.1, 0.05)]
         ctx.step(int(r.random() < 0.5), 0.05, 0.22, (0.0, 0.12 * H))
-    else:  # collapse: knees buckle, slump onto the floor sitting on the heels
-        dz = [0, 0.0, 0.03 * H, -0.05 * H, -0.05 * H]
-        dx = [0, 0, 0, side * 0.08 * H, side * 0.08 * H]
-        dy = [0, -0.08 * H, 0.27 * H - y0, 0.1 * H - y0, 0.1 * H - y0]
-        pitch = np.array([0, 5, 5, -10, -10]) * _DEG
-        roll = -side * np.array([0, 0, 5, 20, 20]) * _DEG
-        flex = np.array([0, 15, 30, 40, 40]) * _DEG
-        neck = np.array([0, 10, 25, 30, 30]) * _DEG
-        legs_rel = [None, None, [(0.02, -0.245 * H * sh.leg, -0.22 * H * sh.leg)],
-                    [(0.1, -0.1 * H, -0.4 * L)], [(0.1, -0.1 * H, -0.4 * L)]]
-        w_rel = _ramp(s, 0.2, 0.42)
-        arms = [None, (0.12, -0.1, 0.12), (0.12, -0.2, 0.12), (0.12, -0.25, 0.1),
-                (0.12, -0.25, 0.1)]
+    else:  # collapse: the knees give way, a deep squat, then slumped sitting on the floor
+        dz = [0, 0.0, -0.05 * H, -0.22 * H, -0.24 * H]
+        dx = [0, 0, 0, side * 0.03 * H, side * 0.04 * H]
+        dy = [0, -0.08 * H, 0.3 * H - y0, 0.08 * H - y0, 0.08 * H - y0]
+        pitch = np.array([0, 5, 10, -5, -8]) * _DEG
+        roll = -side * np.array([0, 0, 3, 10, 14]) * _DEG
+        flex = np.array([0, 15, 30, 35, 42]) * _DEG
+        neck = np.array([0, 10, 20, 30, 35]) * _DEG
+        legs_rel = [None, None, None, None, None]  # the feet stay where they stood
+        w_rel = np.zeros(ctx.T)
+        arms = [None, (0.12, -0.1, 0.12), (0.12, -0.2, 0.15), ("floor", -0.05),
+                ("floor", -0.05)]
     sp.pelvis[:, 0] += _keys(s, knots, dx)
     sp.pelvis[:, 1] += _keys(s, knots, dy)
     sp.pelvis[:, 2] += _keys(s, knots, dz)
@@ -710,7 +709,7 @@ def _falling(ctx: _Ctx, style: str) -> None:
         if legs_rel[k] is not None:
             last = legs_rel[k][0]
         filled.append(last)
-    first = next(v for v in filled if v is not None)
+    first = next((v for v in filled if v is not None), (0.0, -L, 0.0))
     vals = np.array([v if v is not None else first for v in filled])
     rel = _keys(s, knots, vals)  # (T, 3)
     Rp = rot_y(sp.yaw) @ rot_x(sp.pitch) @ rot_z(sp.roll)

@@ -373,7 +373,12 @@ def forward(shape: BodyShape, spec: PoseSpec, ankle_iters: int = 6) -> np.ndarra
         # the chest sides: a point under the shoulder, inside the trunk
         out[:, J[f"{side}_chest"]] = ss + _mv(Rc, [s * 0.55 * shape.shoulder_half,
                                                    -0.06 * h, 0.0])
-    # legs
+    # legs: where a planted foot is out of reach, soften the knees (lower the whole body)
+    drop = _reach_drop(shape, spec, Rp)
+    if drop.any():
+        out[:, :J["l_hip"]] -= drop[:, None, None] * np.array([0.0, 1.0, 0.0])
+        out[:, J["l_chest"]:J["l_sole_back"]] -= drop[:, None, None] * np.array([0.0, 1.0, 0.0])
+        P = P - drop[:, None] * np.array([0.0, 1.0, 0.0])
     for i, (s, side) in enumerate(((1.0, "l"), (-1.0, "r"))):
         hip = P + _mv(Rp, [s * shape.hip_half, -0.01 * h, 0.0])
         yaw, pitch = spec.foot_yaw[i], spec.foot_pitch[i].copy()
@@ -385,8 +390,10 @@ def forward(shape: BodyShape, spec: PoseSpec, ankle_iters: int = 6) -> np.ndarra
             fp = _foot_points(shape, ankle, Rf, s)
             low = np.minimum(fp["sole_back"][:, 1], fp["sole_front"][:, 1]) - rf
             ankle[:, 1] += np.maximum(-low, 0.0)
-            fwd = _mv(Rf, [s * 0.12, 0.0, 1.0])
-            knee, ankle2 = _two_bone(hip, ankle, fwd, shape.thigh, shape.shin,
+            # the knee points forward-up of the pelvis (so it flexes the anatomical way for a
+            # standing, sitting, kneeling or lying body) and tracks the foot's direction
+            pole = _unit(_mv(Rp, [s * 0.12, 0.5, 1.0])) + 0.6 * _mv(Rf, [0.0, 0.0, 1.0])
+            knee, ankle2 = _two_bone(hip, ankle, pole, shape.thigh, shape.shin,
                                      JOINT_LIMITS["knee_flex"][1])
             dorsi = _ankle_dorsiflexion(knee, ankle2, Rf)
             excess = dorsi - (JOINT_LIMITS["ankle_dorsi"][1] - 2 * _DEG)
@@ -402,6 +409,27 @@ def forward(shape: BodyShape, spec: PoseSpec, ankle_iters: int = 6) -> np.ndarra
         for k in ("heel", "foot", "big_toe", "small_toe", "sole_back", "sole_front"):
             out[:, J[f"{side}_{k}"]] = fp[k]
     return out
+
+
+def _reach_drop(shape: BodyShape, spec: PoseSpec, Rp: np.ndarray) -> np.ndarray:
+    """How far (T,) to lower the pelvis so that every foot on the floor stays reachable with
+    a knee bent at least a little (a straight-kneed stretch would lift the foot)."""
+    l1, l2 = shape.thigh, shape.shin
+    R = np.sqrt(l1 * l1 + l2 * l2 + 2 * l1 * l2 * np.cos(4 * _DEG))
+    drop = np.zeros(spec.T)
+    for i, s in enumerate((1.0, -1.0)):
+        planted = spec.ball[i, :, 1] < 0.02
+        if not planted.any():
+            continue
+        hip = spec.pelvis + _mv(Rp, [s * shape.hip_half, -0.01 * shape.height, 0.0])
+        d = planted_ankle(shape, spec.ball[i], spec.foot_yaw[i], spec.foot_pitch[i]) - hip
+        n2 = (d * d).sum(-1)
+        dy = d[:, 1]
+        disc = dy * dy - n2 + R * R
+        # lower by x so that |d + x e_y| = R (the smaller root), when the foot is out of reach
+        x = np.where(disc >= 0, -dy - np.sqrt(np.maximum(disc, 0.0)), np.sqrt(n2) - R)
+        drop = np.maximum(drop, np.where(planted & (n2 > R * R), x, 0.0))
+    return drop
 
 
 def _ankle_dorsiflexion(knee: np.ndarray, ankle: np.ndarray, Rf: np.ndarray) -> np.ndarray:

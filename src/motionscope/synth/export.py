@@ -323,8 +323,9 @@ def _write_clip(args) -> dict:
         "performer": plan.performer, "replication": plan.replication, "action": plan.action,
         "view": plan.view, "performance": plan.performance, "frames": T, "paths": paths,
         "motion": motion.meta, "placement": extra}
-    atomic_write_text(root / _DONE / f"{plan.name}.json", json.dumps(entry, sort_keys=True))
-    return entry
+    text = json.dumps(entry, sort_keys=True)
+    atomic_write_text(root / _DONE / f"{plan.name}.json", text)
+    return json.loads(text)  # the same form as an entry read back when resuming
 
 
 # ----------------------------------------------------------------------------- behaviour
@@ -391,8 +392,9 @@ def _behavior_video(args) -> dict:
                               "joint_names": np.array(get_layout("halpe26").joints)})
     entry = {"name": name, "split": split, "performer": pid, "frames": int(len(joints)),
              "frames_dir": folder, "keypoints": kp_path, "segments": segs}
-    atomic_write_text(root / _DONE / f"behavior_{name}.json", json.dumps(entry, sort_keys=True))
-    return entry
+    text = json.dumps(entry, sort_keys=True)
+    atomic_write_text(root / _DONE / f"behavior_{name}.json", text)
+    return json.loads(text)
 
 
 # ----------------------------------------------------------------------------- the world
