@@ -7,6 +7,8 @@ import json
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from motionscope.errors import DataError
 from motionscope.io.keypoints import (
@@ -290,3 +292,27 @@ def test_malformed_keypoint_files(tmp_path):
     x.write_text("")
     with pytest.raises(DataError, match=r"x\.txt: unknown keypoint format"):
         read_keypoints(x)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**31 - 1),
+       st.sampled_from(["alphapose", "coco", "dlc_csv", "dlc_h5"]))
+def test_writers_roundtrip_property(tmp_path_factory, M, T, V, seed, fmt):
+    rng = np.random.default_rng(seed)
+    kp = rng.uniform(0, 2000, (M, T, V, 2)).round(3)
+    sc = rng.uniform(0.01, 1, (M, T, V)).round(4)
+    kp[rng.uniform(size=(M, T, V)) < 0.2] = np.nan  # missing joints
+    k = KeypointSet(kp, sc, frame_names=[f"{t}.jpg" for t in range(T)])
+    d = tmp_path_factory.mktemp("kp")
+    path = d / {"alphapose": "a.json", "coco": "c.json", "dlc_csv": "d.csv",
+                "dlc_h5": "d.h5"}[fmt]
+    {"alphapose": write_alphapose_json, "coco": write_coco_json, "dlc_csv": write_dlc_csv,
+     "dlc_h5": write_dlc_h5}[fmt](path, k)
+    got = read_keypoints(path, **({"num_frames": T} if fmt == "alphapose" else {}))
+    # persons absent from every frame cannot be represented in detection lists
+    keep = k.present().any(1) if fmt in ("alphapose", "coco") else np.ones(M, bool)
+    if not keep.any():  # an empty detection list says nothing about V
+        assert got.num_persons == 0
+        return
+    np.testing.assert_allclose(got.keypoints, k.keypoints[keep], atol=1e-3)
+    np.testing.assert_allclose(got.scores, k.scores[keep], atol=1e-4)

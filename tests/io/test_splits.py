@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from motionscope.errors import DataError
 from motionscope.io.index import Sample
@@ -80,3 +82,13 @@ def test_ntu_split_counts_and_errors():
         ntu_split("S001C001P001R001A061", "ntu60_xview")
     with pytest.raises(ValueError, match="unknown NTU benchmark"):
         ntu_split("S001C001P001R001A001", "ntu60_xset")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"[A-Za-z0-9_/.,\- ]{0,15}[A-Za-z0-9_.]", fullmatch=True),
+                          st.integers(0, 10**4)), max_size=8),
+       st.booleans())
+def test_video_csv_property(tmp_path_factory, rows, header):
+    p = tmp_path_factory.mktemp("csv") / "l.csv"
+    write_video_csv(p, rows, header=header)
+    assert [(s.path, s.label) for s in read_video_csv(p)] == [(r.strip(), y) for r, y in rows]
