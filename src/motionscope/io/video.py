@@ -316,14 +316,16 @@ def iter_frames(path: str | os.PathLike, start: int = 0, num: int | None = None,
 
 def write_video(path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarray],
                 fps: float | Fraction = 30, codec: str = "libx264", crf: int = 18,
-                *, preset: str = "veryfast", gop: int | None = None,
+                *, preset: str = "ultrafast", gop: int | None = None,
                 bit_rate: int | None = None) -> None:
     """Encode ``(T, H, W, 3)`` uint8 RGB frames, atomically and deterministically.
 
     Single-threaded encoding with fixed options and no wall-clock metadata: the same frames
     give byte-identical files with the same PyAV/FFmpeg build. ``libx264`` (mp4) uses ``crf``
-    and ``preset``; other codecs (``mpeg4`` for .avi) use ``bit_rate`` (default 4 Mb/s) or
-    the codec default. ``gop`` sets the keyframe interval. H.264 4:2:0 needs even sizes.
+    and ``preset``: the default ``ultrafast`` encodes ~3x and decodes ~2x faster than
+    ``veryfast`` at the same quality, for files ~2x larger (pass ``preset="veryfast"`` or
+    ``"medium"`` for smaller files). Other codecs (``mpeg4`` for .avi) use ``bit_rate``
+    (default 4 Mb/s). ``gop`` sets the keyframe interval. H.264 4:2:0 needs even sizes.
     """
     path = Path(path)
     it = iter(frames)
