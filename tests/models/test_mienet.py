@@ -12,6 +12,7 @@ from motionscope.models.mienet import (
     DPTAM,
     MODELS,
     MIENet,
+    build_official,
     convert_official,
     get_optim_policies,
     lite_fusion,
@@ -261,3 +262,24 @@ def test_pa_is_a_channel_norm_of_shallow_features():
 def test_dptam_rejects_rows_that_are_not_whole_clips():
     with pytest.raises(DataError, match="8 segments"):
         DPTAM(16, n_segment=8)(torch.rand(12, 16, 4, 4))
+
+
+def test_official_constructor_arguments_build_the_same_model():
+    """``main.py``'s ``MIE(num_class, num_segments, 'Lite', ..., dptam=True)`` call, as a user
+    porting the official scripts (or a whole-model fixture) would pass it."""
+    args = {"num_class": 10, "num_segments": 3, "modality": "Lite", "base_model": "resnet50",
+            "dropout": 0.6, "partial_bn": False, "pretrain": "imagenet", "dptam": True,
+            "fc_lr5": True, "data_length": 4, "img_feature_dim": 256}
+    with torch.device("meta"):
+        ours = build_official("ops/models.py::MIE", args)
+        ref = MIENet(10, num_segments=3, dropout=0.6)
+        tsm = build_official("ops/models.py::MIE", {**args, "modality": "RGB", "dptam": False,
+                                                    "is_shift": True})
+    assert isinstance(ours, MIENet) and ours.temporal == "dptam" and ours.modality == "lite"
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()}
+    assert tsm.temporal == "tsm" and tsm.modality == "rgb"
+    with pytest.raises(ConfigError, match="partial_bn"):  # the class default; main.py turns it off
+        build_official("ops/models.py::MIE", {k: v for k, v in args.items() if k != "partial_bn"})
+    with pytest.raises(ConfigError, match="no motionscope module"):
+        build_official("ops/models.py::PAN", {})

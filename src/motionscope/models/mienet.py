@@ -224,13 +224,16 @@ class MIENet(nn.Module):
             conv_mask) so the parameter total and key set equal the released model's.
         shift_div: TSM's 1/div channels shifted each way.
         label_smoothing: for the cross-entropy loss.
+        fc_lr5: ``new_fc`` at x5/x10 LR (official: on unless fine-tuning from a checkpoint of
+            the same dataset).
     """
 
     def __init__(self, num_classes: int = 10, num_segments: int = 8, modality: str = "lite",
                  temporal: str = "dptam", dropout: float = 0.5,
                  pretrained: str | os.PathLike | None = None, afm_alpha: str = "learnable",
                  pa_init: str = "default", include_dead_params: bool = False,
-                 data_length: int = 4, shift_div: int = 8, label_smoothing: float = 0.0):
+                 data_length: int = 4, shift_div: int = 8, label_smoothing: float = 0.0,
+                 fc_lr5: bool = True):
         super().__init__()
         if modality not in MODALITIES:
             raise ConfigError(f"unknown modality {modality!r} (known: {', '.join(MODALITIES)})")
@@ -243,7 +246,7 @@ class MIENet(nn.Module):
         self.num_classes, self.num_segments = num_classes, num_segments
         self.modality, self.temporal = modality, temporal
         self.data_length = data_length if modality == "lite" else 1
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.fc_lr5 = label_smoothing, fc_lr5
         # registration order matters: PA.shallow_conv is the "first conv" of the LR policy
         if modality == "lite":
             self.PA = PersistenceOfAppearance(data_length, pa_init, include_dead_params)
@@ -304,10 +307,10 @@ class MIENet(nn.Module):
 
     def param_groups(self, cfg=None) -> list[dict]:
         """The official TSN/MIE-Net LR and weight-decay multipliers (see get_optim_policies)."""
-        return get_optim_policies(self, fc_lr5=getattr(cfg, "fc_lr5", True))
+        return get_optim_policies(self, fc_lr5=getattr(cfg, "fc_lr5", self.fc_lr5))
 
     def get_optim_policies(self) -> list[dict]:
-        return get_optim_policies(self)
+        return get_optim_policies(self, fc_lr5=self.fc_lr5)
 
 
 # ------------------------------------------------------------------------ optimiser policies
@@ -394,9 +397,55 @@ def convert_official(state_dict: dict[str, torch.Tensor], model: nn.Module | Non
     return sd
 
 
+def mienet_from_official(num_class: int, num_segments: int, modality: str,
+                         base_model: str = "resnet50", consensus_type: str = "avg",
+                         before_softmax: bool = True, dropout: float = 0.8, tam: bool = False,
+                         dptam: bool = False, partial_bn: bool = True, is_shift: bool = False,
+                         shift_div: int = 8, shift_place: str = "blockres",
+                         fc_lr5: bool = False, temporal_pool: bool = False,
+                         non_local: bool = False, data_length: int = 1, **ours) -> MIENet:
+    """:class:`MIENet` from the official ``MIE(...)`` / TSM ``TSN(...)`` constructor arguments.
+
+    Arguments that only print or name things (``new_length``, ``img_feature_dim``,
+    ``crop_num``, ``print_spec``, ``has_VAP``, ``pretrain``: pass our ``pretrained=`` path
+    instead, nothing is downloaded) are accepted and ignored; settings that build something
+    this class does not implement raise :class:`ConfigError`. ``dptam`` is ``main.py``'s
+    (crashing) spelling of ``tam``.
+    """
+    for k in ("new_length", "img_feature_dim", "crop_num", "print_spec", "has_VAP", "pretrain"):
+        ours.pop(k, None)
+    unsupported = {
+        "base_model": base_model != "resnet50", "consensus_type": consensus_type != "avg",
+        "before_softmax": not before_softmax, "partial_bn": partial_bn,
+        "shift_place": is_shift and shift_place != "blockres",
+        "temporal_pool": temporal_pool, "non_local": non_local,
+        "modality": modality not in ("Lite", "RGB"), "tam+is_shift": (tam or dptam) and is_shift,
+    }
+    bad = [k for k, v in unsupported.items() if v]
+    if bad:
+        raise ConfigError(f"official MIE arguments not implemented here: {', '.join(bad)} "
+                          "(the released MIE-Net runs: resnet50, avg consensus, partial BN off)")
+    temporal = "dptam" if (tam or dptam) else "tsm" if is_shift else "none"
+    lite = modality == "Lite"
+    return MIENet(num_class, num_segments, modality="lite" if lite else "rgb",
+                  temporal=temporal, dropout=dropout, shift_div=shift_div, fc_lr5=fc_lr5,
+                  **({"data_length": data_length} if lite else {}), **ours)
+
+
+def _official_mie(**kwargs) -> nn.Module:
+    """``ops/models.py::MIE``: the whole model when its arguments are given; with none (an
+    instance made without ``__init__`` and a stubbed backbone) its Lite front end."""
+    if "num_class" in kwargs:
+        return mienet_from_official(**kwargs)
+    return LiteAFM(**kwargs)
+
+
+_official_mie.__signature__ = inspect.signature(LiteAFM)  # attributes it can take
+
+
 # official class -> ours, for fixtures and users porting official scripts
 OFFICIAL_CLASSES = {
-    "ops/models.py::MIE": LiteAFM,  # the Lite front end; the fixture stubs the backbone
+    "ops/models.py::MIE": _official_mie,
     "ops/MIE_modules.py::PA": PersistenceOfAppearance,
     "ops/temporal_module_dptam.py::DPTAM": DPTAM,
     "ops/temporal_module_dptam.py::Temporal2Bottleneck": DPTAMBottleneck,
