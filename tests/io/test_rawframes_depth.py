@@ -67,6 +67,11 @@ def test_write_frames_is_deterministic_and_atomic(tmp_path):
     with pytest.raises(ValueError, match="frame 1"):
         write_frames(tmp_path / "c", bad_frames())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no half-written folder
+    # rewriting a shorter clip into an existing folder leaves no stale frames, other files stay
+    (tmp_path / "a" / "flow_x_00001.jpg").write_bytes(b"x")
+    write_frames(tmp_path / "a", ref[:2])
+    assert count_frames(tmp_path / "a") == 2
+    assert (tmp_path / "a" / "flow_x_00001.jpg").exists()
 
 
 def test_gray_and_rgba_become_rgb(tmp_path):

@@ -152,7 +152,9 @@ def write_frames(folder: str | os.PathLike, frames: np.ndarray | Iterable[np.nda
 
     The format follows the template's extension (JPEG ``quality`` for .jpg). A new folder is
     filled beside its final name and renamed at the end, so it appears complete or not at all;
-    into an existing folder each file is written atomically.
+    into an existing folder each file is written atomically, other files are left alone
+    (TSN folders hold ``img_*`` and ``flow_*`` side by side) and frames of this template
+    outside the written range are removed.
     """
     folder = Path(folder)
     tpl = FrameTemplate(template)
@@ -183,6 +185,10 @@ def write_frames(folder: str | os.PathLike, frames: np.ndarray | Iterable[np.nda
                     buf.tofile(tmp)
         if new:
             os.replace(target, folder)
+        else:  # frames of an earlier, longer write would extend the clip: remove them
+            for k in tpl.scan(folder):
+                if not start <= k < start + n:
+                    (folder / tpl.name(k)).unlink()
     finally:
         if new and target.exists():
             shutil.rmtree(target, ignore_errors=True)
