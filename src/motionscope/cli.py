@@ -114,6 +114,27 @@ def synth(out: Annotated[str, typer.Option(help="output folder")],
 
 
 @app.command()
+def prepare(dataset: Annotated[str, typer.Argument(help="ntu or pku")],
+            raw: Annotated[str, typer.Option(help="folder of raw files (.skeleton / PKU-MMD)")],
+            out: Annotated[str, typer.Option(help="output folder")],
+            ntu120: Annotated[bool, typer.Option("--ntu120", help="NTU RGB+D 120")] = False,
+            version: Annotated[int, typer.Option(help="PKU-MMD phase: 1 or 2")] = 1,
+            workers: Annotated[int | None, typer.Option(help="worker processes")] = None):
+    """Ingest NTU RGB+D 60/120 or PKU-MMD as the official MAMP preprocessing does."""
+    from .prepare import prepare as run_prepare
+
+    s = run_prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers)
+    typer.echo(f"{s['files_processed']} files, {s['samples_kept']} samples kept, "
+               f"{s['num_dropped']} dropped {s['dropped']}, {s['num_failed']} failed {s['failed']}"
+               f" ({s['files_per_s']} files/s)")
+    for f in s["failures"][:10]:
+        typer.echo(f"  failed: {f['error']}", err=True)
+    for bench, b in s["benchmarks"].items():
+        typer.echo(f"{bench}: {b['train']} train / {b['test']} test -> {out}/{b['file']}")
+    typer.echo(f"summary: {out}/summary.json")
+
+
+@app.command()
 def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
          quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):
     """Generate data, train and evaluate, print a results table and write plots."""
