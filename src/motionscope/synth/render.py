@@ -241,83 +241,120 @@ class _Projected:
         ea, eb = (pra + 0.5)[..., None], (prb + 0.5)[..., None]  # half a pixel more: AA edge
         self.poly = np.round(np.stack([a2 + n * ea, b2 + n * eb, b2 - n * eb, a2 - n * ea], -2)
                              * _ONE).astype(np.int32)
-        self.cen = np.round(np.stack([a2, b2], -2) * _ONE).astype(np.int32)
-        self.rad = np.round(np.stack([pra + 0.5, prb + 0.5], -1) * _ONE).astype(np.int32)
-        self.line = line
-        self.order = np.argsort(-(za + zb), axis=1, kind="stable")
+        cen = np.round(np.stack([a2, b2], -2) * _ONE).astype(np.int64)
+        rad = np.round(np.stack([pra + 0.5, prb + 0.5], -1) * _ONE).astype(np.int64)
+        order = np.argsort(-(za + zb), axis=1, kind="stable")
         lo = np.minimum(a2 - ea, b2 - eb).min(1)
         hi = np.maximum(a2 + ea, b2 + eb).max(1)
-        self.lo = np.floor(lo).astype(int) - 1
-        self.hi = np.ceil(hi).astype(int) + 2
+        self.lo = (np.floor(lo).astype(int) - 1).tolist()
+        self.hi = (np.ceil(hi).astype(int) + 2).tolist()
+        # per frame, far to near: (value, polygon or None, circle ends as python ints)
+        cen_l, rad_l, line_l = cen.tolist(), rad.tolist(), line.tolist()
+        self.ops = [[(int(k) + 1, self.poly[t, k] if line_l[t][k] else None,
+                      cen_l[t][k], rad_l[t][k]) for k in order[t]] for t in range(len(order))]
         seglen = np.linalg.norm(b_w - a_w, axis=-1)
+        # per-capsule constants, one row each (gathered per pixel with one take)
+        # the signed lateral position across a limb is ex * sx + ey * sy (spheres: ex)
+        sx = np.where(line, d[..., 1] * invL, 1.0)
+        sy = np.where(line, -d[..., 0] * invL, 0.0)
         self.params = np.stack([
             a2[..., 0], a2[..., 1], d[..., 0], d[..., 1], invL * invL, pra, prb - pra, za,
-            zb - za, ra, rb - ra, invL, seglen * (_TEX_H / _TEX_SPAN)], -1).astype(np.float32)
+            zb - za, ra, rb - ra, sx, sy, seglen * (_TEX_H / _TEX_SPAN)], 1).astype(np.float32)
         # shading depends on the lateral position v across the limb: a LUT per capsule
-        v = (np.arange(_TEX_W) + 0.5) / _TEX_W * 2 - 1
+        v = ((np.arange(_TEX_W) + 0.5) / _TEX_W * 2 - 1).astype(np.float32)
         w = np.sqrt(1 - v * v)
-        L3 = np.asarray(light_cam, np.float64)
-        nx = np.where(line[..., None], v * (d[..., 1] * invL)[..., None], v)
-        ny = np.where(line[..., None], v * (d[..., 0] * invL)[..., None], 0.0)
-        shade = ambient + (1 - ambient) * np.maximum(nx * L3[0] + ny * L3[1] - w * L3[2], 0.0)
-        lut = textures[np.asarray(tex_idx)][None] * shade[:, :, None, :, None] * 255
-        self.lut = np.clip(lut + 0.5, 0, 255).astype(np.uint8)   # (T, K, TH, TW, 3)
+        L3 = np.asarray(light_cam, np.float32)
+        dxn = (d[..., 0] * invL).astype(np.float32)[..., None]
+        dyn = (d[..., 1] * invL).astype(np.float32)[..., None]
+        nx = np.where(line[..., None], v * dyn, v)
+        ny = np.where(line[..., None], v * dxn, np.float32(0))
+        shade = np.float32(ambient) + np.float32(1 - ambient) * np.maximum(
+            nx * L3[0] + ny * L3[1] - w * L3[2], 0)
+        tex = np.asarray(textures, np.float32)[np.asarray(tex_idx)] * np.float32(255)
+        lut = tex[None] * shade[:, :, None, :, None] + np.float32(0.5)
+        T, K = za.shape
+        self.lut = np.minimum(lut, 255).astype(np.uint8).reshape(T, K * _TEX_H * _TEX_W, 3)
 
     def draw(self, t: int, rgb: np.ndarray, depth: np.ndarray, ids: np.ndarray, oid: int) -> None:
         H, W = depth.shape
-        x0, y0 = max(self.lo[t, 0], 0), max(self.lo[t, 1], 0)
-        x1, y1 = min(self.hi[t, 0], W), min(self.hi[t, 1], H)
+        x0, y0 = max(self.lo[t][0], 0), max(self.lo[t][1], 0)
+        x1, y1 = min(self.hi[t][0], W), min(self.hi[t][1], H)
         if x1 <= x0 or y1 <= y0:
             return
         w = x1 - x0
         idm = np.zeros((y1 - y0, w), np.uint8)
-        org = np.array([x0, y0], np.int32) * _ONE
-        poly, cen, rad, line = self.poly[t] - org, self.cen[t] - org, self.rad[t], self.line[t]
-        for k in self.order[t]:
-            v = int(k) + 1
-            if line[k]:
-                cv2.fillConvexPoly(idm, poly[k], v, cv2.LINE_8, _SHIFT)
-            cv2.circle(idm, (int(cen[k, 0, 0]), int(cen[k, 0, 1])), int(rad[k, 0]), v, -1,
-                       cv2.LINE_8, _SHIFT)
-            if line[k]:
-                cv2.circle(idm, (int(cen[k, 1, 0]), int(cen[k, 1, 1])), int(rad[k, 1]), v, -1,
-                           cv2.LINE_8, _SHIFT)
+        ox, oy = x0 * _ONE, y0 * _ONE
+        org = np.array([ox, oy], np.int32)
+        fill, circle, L8 = cv2.fillConvexPoly, cv2.circle, cv2.LINE_8
+        for v, poly, (ca, cb), (rA, rB) in self.ops[t]:
+            if poly is not None:
+                fill(idm, poly - org, v, L8, _SHIFT)
+                circle(idm, (cb[0] - ox, cb[1] - oy), rB, v, -1, L8, _SHIFT)
+            circle(idm, (ca[0] - ox, ca[1] - oy), rA, v, -1, L8, _SHIFT)
         flat = np.flatnonzero(idm)
         if flat.size == 0:
             return
-        kk = idm.ravel()[flat].astype(np.intp) - 1
+        kk = idm.ravel()[flat].astype(np.intp)
+        kk -= 1
         yy, xx = np.divmod(flat, w)
-        p = self.params[t][kk]
-        fx = xx.astype(np.float32) + np.float32(x0) - p[:, 0]
-        fy = yy.astype(np.float32) + np.float32(y0) - p[:, 1]
-        tt = np.clip((fx * p[:, 2] + fy * p[:, 3]) * p[:, 4], 0, 1)
-        ex, ey = fx - tt * p[:, 2], fy - tt * p[:, 3]
+        ax, ay, dx, dy, il2, ra, dr, za, dz, Ra, dR, sx, sy, ts = np.take(self.params[t], kk,
+                                                                          axis=1)
+        fx = xx.astype(np.float32)
+        fx += np.float32(x0) - ax
+        fy = yy.astype(np.float32)
+        fy += np.float32(y0) - ay
+        tt = fx * dx
+        tt += fy * dy
+        tt *= il2
+        np.maximum(tt, 0, out=tt)
+        np.minimum(tt, 1, out=tt)
+        ex = fx - tt * dx
+        ey = fy - tt * dy
         d = np.sqrt(ex * ex + ey * ey)
-        r = np.maximum(p[:, 5] + tt * p[:, 6], 0.5)
-        nl = np.minimum(d / r, 1.0)
-        z = p[:, 7] + tt * p[:, 8] - (p[:, 9] + tt * p[:, 10]) * np.sqrt(1 - nl * nl)
-        gy, gx = yy + y0, xx + x0
-        keep = z < depth[gy, gx]
-        side = np.where(p[:, 11] > 0, (ex * p[:, 3] - ey * p[:, 2]) * p[:, 11], ex)
-        vv = np.clip(side / r, -1, 1)
-        ti = (tt * p[:, 12]).astype(np.int32) % _TEX_H
-        tj = ((vv + 1) * (0.5 * _TEX_W - 0.001)).astype(np.int32)
-        col = self.lut[t, kk, ti, tj]
-        alpha = np.clip(r + 0.5 - d, 0, 1)
+        r = ra + tt * dr
+        np.maximum(r, 0.5, out=r)
+        nl = d / r
+        np.minimum(nl, 1.0, out=nl)
+        nl *= nl
+        z = za + tt * dz - (Ra + tt * dR) * np.sqrt(1 - nl)
+        dwin = depth[y0:y1, x0:x1]
+        keep = z < dwin.ravel()[flat]
+        tj = ex * sx
+        tj += ey * sy
+        tj /= r
+        tj += 1
+        tj *= 0.5 * _TEX_W - 0.001
+        np.maximum(tj, 0, out=tj)
+        np.minimum(tj, _TEX_W - 1, out=tj)
+        ti = (tt * ts).astype(np.intp)
+        ti &= _TEX_H - 1
+        lin = kk * (_TEX_H * _TEX_W)
+        lin += ti * _TEX_W
+        lin += tj.astype(np.intp)
+        col = np.take(self.lut[t], lin, axis=0)
         # anti-alias the outline only: interior pixels (inside the eroded id map) are opaque
-        inner = cv2.erode((idm > 0).view(np.uint8), _K3)[yy, xx] > 0
-        alpha[inner] = 1.0
-        edge = alpha < 1.0
-        if edge.any():
-            old = rgb[gy[edge], gx[edge]].astype(np.float32)
-            a = alpha[edge][:, None]
-            col[edge] = (old + a * (col[edge] - old) + 0.5).astype(np.uint8)
+        edge = np.flatnonzero(cv2.erode(np.minimum(idm, 1), _K3).ravel()[flat] == 0)
+        rwin = rgb[y0:y1, x0:x1]
+        solid = None
+        if edge.size:
+            alpha = r[edge] + 0.5 - d[edge]
+            np.clip(alpha, 0, 1, out=alpha)
+            old = rwin[yy[edge], xx[edge]].astype(np.float32)
+            col[edge] = (old + alpha[:, None] * (col[edge] - old) + 0.5).astype(np.uint8)
+            thin = alpha <= 0.5
+            if thin.any():
+                solid = np.ones(flat.size, bool)
+                solid[edge[thin]] = False
         if not keep.all():  # behind the background or a prop there (feet on the floor, a chair)
-            gy, gx, col, alpha, z = gy[keep], gx[keep], col[keep], alpha[keep], z[keep]
-        rgb[gy, gx] = col
-        solid = alpha > 0.5
-        depth[gy[solid], gx[solid]] = z[solid]
-        ids[gy[solid], gx[solid]] = oid
+            sel = np.flatnonzero(keep)
+            yy, xx, z, col = yy[sel], xx[sel], z[sel], col[sel]
+            if solid is not None:
+                solid = solid[sel]
+        rwin[yy, xx] = col
+        if solid is not None:  # faint outline pixels take the colour, not the depth
+            yy, xx, z = yy[solid], xx[solid], z[solid]
+        dwin[yy, xx] = z
+        ids[y0:y1, x0:x1][yy, xx] = oid
 
 
 _K3 = np.ones((3, 3), np.uint8)
@@ -421,26 +458,33 @@ def render_clip(joints_world: np.ndarray, shape: BodyShape, look: Appearance, se
     uv_all = cam.project(jc) + off[:, None, :]
     rings, strength = _shadow_rings(cam, joints_world, off)
     rgb = np.empty((T, H, W, 3), np.uint8)
-    depth = np.empty((T, H, W), np.float32)
+    depth = np.empty((T, H, W), np.uint16)
     mask = np.empty((T, H, W), bool)
     vis_all = np.empty(jc.shape[:2], bool)
     tol = _JOINT_TOL * shape.height * np.where(_TRUNK, max(shape.girth, 1.0), 1.0) + 0.02
+    zbuf = np.empty((H, W), np.float32)
+    ids = np.empty((H, W), np.uint8)
     for t in range(T):
         dx, dy = off[t]
         ys = slice(JITTER_PAD - dy, JITTER_PAD - dy + H)
         xs = slice(JITTER_PAD - dx, JITTER_PAD - dx + W)
-        frame, zbuf, ids = rgb[t], depth[t], prop_ids[ys, xs].copy()
+        frame = rgb[t]
         frame[:] = bg_rgb[ys, xs]
         zbuf[:] = bg_depth[ys, xs]
+        ids[:] = prop_ids[ys, xs]
         _shadow(frame, rings[t], strength[t])
         if ball is not None:
             ball.draw(t, frame, zbuf, ids, DISTRACTOR_ID)
         person.draw(t, frame, zbuf, ids, PERSON_ID)
         vis_all[t] = _visibility(zbuf, uv_all[t], jc[t, :, 2], tol)
-        mask[t] = ids == PERSON_ID
-    depth_mm = np.where((depth > 0.05) & (depth < 60.0), np.round(depth * 1000), 0)
-    return RenderOut(rgb=rgb, depth=depth_mm.astype(np.uint16), mask=mask, joints_cam=jc,
-                     joints_2d=uv_all, visible=vis_all, jitter=off)
+        np.equal(ids, PERSON_ID, out=mask[t])
+        # millimetres; every pixel sees the room, so there is always a reading (< 65.5 m)
+        np.multiply(zbuf, 1000.0, out=zbuf)
+        zbuf += 0.5
+        np.minimum(zbuf, 65535.0, out=zbuf)
+        depth[t] = zbuf
+    return RenderOut(rgb=rgb, depth=depth, mask=mask, joints_cam=jc, joints_2d=uv_all,
+                     visible=vis_all, jitter=off)
 
 
 _BALL_TEX = np.broadcast_to(np.array([0.85, 0.25, 0.2], np.float32), (_TEX_H, _TEX_W, 3)).copy()
