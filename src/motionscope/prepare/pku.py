@@ -98,7 +98,7 @@ def read_pku_skeleton(path: str | os.PathLike) -> np.ndarray:
                     raise DataError(path, f"frame {n}: non-numeric field {tok!r}") from None
         raise DataError(path, "malformed numbers") from None  # pragma: no cover
     if data.shape[1] != 150:
-        raise DataError(path, f"{data.shape[1]} numbers per frame, expected 150 "
+        raise DataError(path, f"frame 1: {data.shape[1]} numbers, expected 150 "
                               "(2 bodies x 25 joints x xyz)")
     if not np.isfinite(data).all():
         row = int(np.argwhere(~np.isfinite(data))[0][0])
