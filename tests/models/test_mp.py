@@ -198,14 +198,27 @@ def test_vit_interfaces_agree():
     torch.testing.assert_close(attns[1].sum(-1), torch.ones(2, 3, 17))
 
 
-def test_pixel_backbone_is_patch_ncc():
-    pix = PixelPatchTokens(img_size=32, patch_size=16)
+def test_pixel_backbone_is_patch_ncc_and_tolerates_sub_patch_motion():
+    plain = PixelPatchTokens(img_size=32, patch_size=16, context=1, blur=0)
     x = torch.rand(1, 3, 32, 32)
-    tok = pix.patch_tokens(x)
+    tok = plain.patch_tokens(x)
     assert tok.shape == (1, 4, 768)
     patch = x[0, :, :16, 16:32].reshape(-1)  # row 0, column 1 -> token 1
-    torch.testing.assert_close(tok[0, 1], (patch - patch.mean()) / (patch.var(unbiased=False)
-                                                                    + 1e-6).sqrt())
+    want = (patch - patch.mean()) / (patch.var(unbiased=False) + 1e-6).sqrt()
+    torch.testing.assert_close(tok[0, 1], want)
+    # a smooth image moved by a quarter patch: the default (3x3-patch context, 4-px blur)
+    # still recognises each patch, plain patch NCC much less so
+    g = torch.Generator().manual_seed(0)
+    world = torch.nn.functional.interpolate(torch.randn(1, 3, 24, 24, generator=g), size=96,
+                                            mode="bicubic")
+    a, b = world[..., 16:80, 16:80], world[..., 16:80, 12:76]
+    smooth = PixelPatchTokens(img_size=64, patch_size=16)
+
+    def cos(m):
+        return torch.cosine_similarity(m.patch_tokens(a), m.patch_tokens(b), dim=-1).mean()
+
+    plain64 = PixelPatchTokens(img_size=64, patch_size=16, context=1, blur=0)
+    assert cos(smooth) > 0.6 and cos(smooth) > cos(plain64) + 0.3
 
 
 def test_dino_checkpoint_loading(tmp_path):

@@ -11,12 +11,12 @@ qkv) — plus :meth:`~VisionTransformer.patch_tokens`, the batched call MP uses 
 blocks only, stopping after the last one needed).
 
 No download is possible offline, so when no DINO checkpoint is given MP uses
-:class:`PixelPatchTokens`: each 16×16×3 patch's raw pixels (768 values, the width of ViT-B)
-standardised per patch. Cosine similarity of such tokens is the normalised cross-correlation
-of the two patches, the classic block-matching score, so MP's soft-argmax matching becomes NCC
-block matching. It has no parameters and costs nothing to run; ``backbone="vit_random"`` gives
-the architecture-faithful alternative (DINO's own seeded random initialisation). See
-``docs/mp.md`` for what each offline choice does to the flows.
+:class:`PixelPatchTokens`: the smoothed 3×3-patch neighbourhood of each patch, pooled back to
+16×16×3 = 768 values (the width of ViT-B) and standardised. Cosine similarity of such tokens is
+a normalised cross-correlation, so MP's soft-argmax matching becomes NCC block matching. It has
+no parameters and costs nothing to run; ``backbone="vit_random"`` gives the
+architecture-faithful alternative (DINO's own seeded random initialisation). ``docs/mp.md``
+reports what each offline choice does to the flows.
 """
 
 from __future__ import annotations
@@ -176,26 +176,52 @@ class VisionTransformer(nn.Module):
 
 
 class PixelPatchTokens(nn.Module):
-    """Offline, parameter-free stand-in for DINO: standardised raw patch pixels.
+    """Offline, parameter-free stand-in for DINO: standardised, smoothed patch neighbourhoods.
 
-    Token = the patch's C·p·p pixels minus their mean, divided by their standard deviation
-    (LayerNorm without affine, eps 1e-6). Cosine similarity of two tokens is then the
-    normalised cross-correlation of the two patches. Every "block" returns the same tokens.
+    The token of a patch is its ``context``×``context``-patch neighbourhood (replicate-padded at
+    the border) after a Gaussian blur of ``blur`` px, average-pooled by ``context`` back to
+    C·p·p values (768 for 16-px RGB patches, the width of ViT-B), then standardised (LayerNorm
+    without affine, eps 1e-6). Cosine similarity of two tokens is the normalised
+    cross-correlation of the two smoothed neighbourhoods, so MP's matching becomes NCC block
+    matching. The context and blur make it tolerant to sub-patch motion, which raw 16×16
+    patches are not (``context=1, blur=0``: plain patch NCC). Every "block" returns the same
+    tokens.
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3,
-                 eps: float = 1e-6):
+                 context: int = 3, blur: float = 4.0, eps: float = 1e-6):
         super().__init__()
+        if context < 1 or context % 2 == 0:
+            raise ConfigError(f"pixel backbone context must be an odd number >= 1; got {context}")
         self.img_size, self.patch_size, self.eps = img_size, patch_size, eps
+        self.context, self.blur = context, float(blur)
         self.embed_dim = self.num_features = in_chans * patch_size * patch_size
         self.depth = 1
+        if blur > 0:
+            r = int(math.ceil(3 * blur))
+            k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * blur ** 2))
+            self.register_buffer("kernel", k / k.sum(), persistent=False)
+        else:
+            self.kernel = None
+
+    def _smooth(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel is None:
+            return x
+        c, r = x.shape[1], self.kernel.numel() // 2
+        k = self.kernel.to(x.dtype)
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1),
+                     groups=c)
+        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"),
+                        k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
     def patch_tokens(self, x: torch.Tensor, blocks: Sequence[int] | None = None) -> torch.Tensor:
-        p = self.patch_size
-        b, c, h, w = x.shape
-        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)
-        tokens = F.layer_norm(patches.reshape(b, (h // p) * (w // p), c * p * p),
-                              (c * p * p,), eps=self.eps)
+        p, k = self.patch_size, self.context
+        x = self._smooth(x)
+        if k > 1:  # k×k-mean image sampled every k px over the k·p neighbourhood of each patch
+            pad = (k - 1) * p // 2
+            x = F.avg_pool2d(F.pad(x, (pad,) * 4, mode="replicate"), k, stride=1)
+        windows = F.unfold(x, p, dilation=k, stride=p).transpose(1, 2)  # (B, N, C·p·p)
+        tokens = F.layer_norm(windows, (windows.shape[-1],), eps=self.eps)
         return tokens if blocks is None else tokens.unsqueeze(0).expand(len(blocks), -1, -1, -1)
 
     def forward_feats(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +232,8 @@ class PixelPatchTokens(nn.Module):
         return self.patch_tokens(x).mean(1)
 
     def extra_repr(self) -> str:
-        return f"patch_size={self.patch_size}, embed_dim={self.embed_dim}"
+        return (f"patch_size={self.patch_size}, context={self.context}, blur={self.blur}, "
+                f"embed_dim={self.embed_dim}")
 
 
 def vit_tiny(patch_size: int = 16, **kwargs) -> VisionTransformer:
@@ -282,7 +309,8 @@ def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | No
                       "(see docs/mp.md); pass backbone_checkpoint=<dino_vitbase16_pretrain.pth>",
                       stacklevel=3)
     if name == "pixel" or (name == "dino_vitb16" and checkpoint is None):
-        model: nn.Module = PixelPatchTokens(img_size, patch_size)
+        pix_kw = {k: vit_kwargs[k] for k in ("context", "blur") if k in vit_kwargs}
+        model: nn.Module = PixelPatchTokens(img_size, patch_size, **pix_kw)
     else:
         kw = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4, "qkv_bias": True,
               "norm_layer": partial(nn.LayerNorm, eps=1e-6)}

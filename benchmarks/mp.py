@@ -1,0 +1,217 @@
+"""MP training throughput and peak memory: the official-style naive path against the fast path.
+
+Same model weights, same clips, same fused AdamW, same process; the paths alternate repeat by
+repeat (so a busy shared machine slows both alike) and medians are reported.
+
+* ``naive``: what the released code does — the frozen ViT run frame by frame in a Python loop,
+  one cosine matrix per (scale, reference frame) in loops, explicit attention, float32, the
+  frozen features recomputed every step.
+* ``fast``: all frames through the ViT in batches, one shared soft matching for every scale
+  and the invariant map, fused attention, bf16 autocast on the fusion blocks/projections/heads
+  (matching and slots stay float32), features recomputed every step.
+* ``fast_cached``: as ``fast``, from the cached soft-matched positions (computed once; the
+  ViT and matching cost is reported separately as ``cache_build_s_per_clip``).
+* ``fast_cached_fp32``: as ``fast_cached`` without autocast, to show what bf16 buys here.
+
+Peak memory is measured in a fresh process per variant, over its first forward + backward
+(activations, gradients, temporaries; not weights or optimiser state): the peak resident set
+minus the resident set before it (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``;
+measured in the timing process, the C allocator's reuse of freed memory would hide it), or
+``max_memory_allocated`` on CUDA. The CPU default is a scaled-down configuration (``--size small``):
+the official one (ViT-B/16, 32 frames of 224²) takes ~2 minutes per clip for the naive path on
+2 cores. Run ``--size official --device cuda`` on a GPU.
+
+    python benchmarks/mp.py [--size small|official] [--batch 2] [--repeats 3] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine, median  # noqa: E402
+
+from motionscope.fsutil import atomic_write_text  # noqa: E402
+from motionscope.models.mp import MotionPerceiver  # noqa: E402
+
+SIZES = {
+    # ViT-S/16 backbone, 16 frames of 112² (7×7 patches), width 384, strides 1, 2, 4, 8
+    "small": dict(num_frames=16, img_size=112, patch_size=16, dim=384, num_heads=8,
+                  num_frames_list=(16, 8, 4, 2), backbone="vit_random",
+                  backbone_kwargs={"embed_dim": 384, "depth": 12, "num_heads": 6}),
+    # the paper's model: DINO ViT-B/16 (random weights: speed only), 32 frames of 224²
+    "official": dict(backbone="vit_random"),
+}
+VARIANTS = ("naive", "fast", "fast_cached", "fast_cached_fp32")
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+class PeakMemory:
+    """Peak extra memory of a block: CUDA allocator stats, or Linux peak RSS."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak_mib = device, float("nan")
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        elif os.path.exists("/proc/self/clear_refs"):
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current RSS
+            self.base = _rss_kib("VmRSS") * 1024
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            self.peak_mib = (torch.cuda.max_memory_allocated() - self.base) / 2**20
+        elif hasattr(self, "base"):
+            self.peak_mib = (_rss_kib("VmHWM") * 1024 - self.base) / 2**20
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def setup(size: str, batch: int, device: torch.device):
+    """The model (seeded), its optimiser, a batch of correlated clips and its cached matches."""
+    torch.manual_seed(0)
+    model = MotionPerceiver(num_classes=10, **SIZES[size]).to(device).train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4,
+                            weight_decay=1e-4, fused=True)
+    t = model.num_frames
+    video = torch.randn(batch, 3, t, model.img_size, model.img_size, device=device)
+    video = video.cumsum(2) / t ** 0.5  # temporally correlated frames: non-trivial matches
+    labels = torch.arange(batch, device=device) % 10
+    return model, opt, video, labels
+
+
+def cache_matches(model, video):
+    model.set_impl("fast")
+    with torch.no_grad():
+        return model.match(model.extract_tokens(video))
+
+
+def forward_backward(model, variant, video, matches, labels, device) -> dict:
+    """One training forward + backward of ``variant`` (no optimiser step)."""
+    model.set_impl("naive" if variant == "naive" else "fast")
+    batch = {"label": labels}
+    batch.update({"matches": matches} if "cached" in variant else {"video": video})
+    amp = variant in ("fast", "fast_cached")
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        out = model(batch)
+    sum(out["losses"].values()).backward()
+    return out
+
+
+def peak_memory_child(size: str, batch: int, device: str, threads: int, variant: str) -> float:
+    """In a fresh process: peak extra memory (MiB) of the first forward + backward of
+    ``variant`` (activations, gradients, temporaries; not weights or optimiser state)."""
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    model, _, video, labels = setup(size, batch, dev)
+    matches = cache_matches(model, video) if "cached" in variant else None
+    with PeakMemory(dev) as mem:
+        forward_backward(model, variant, video, matches, labels, dev)
+    return mem.peak_mib
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="result JSON (default results/mp_<device>.json)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    model, opt, video, labels = setup(args.size, args.batch, device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    t0 = time.perf_counter()
+    matches = cache_matches(model, video)
+    sync()
+    cache_s = time.perf_counter() - t0
+
+    # the paths on the same weights before any update (also the warm-up of every path)
+    with torch.no_grad():
+        logits = {}
+        model.eval()
+        for v in VARIANTS:
+            model.set_impl("naive" if v == "naive" else "fast")
+            batch = {"matches": matches} if "cached" in v else {"video": video}
+            with torch.autocast(device.type, dtype=torch.bfloat16,
+                                enabled=v in ("fast", "fast_cached")):
+                logits[v] = model(batch)["logits"].float()
+        model.train()
+    agreement = {v: float((logits[v] - logits["naive"]).abs().max()) for v in VARIANTS[1:]}
+
+    def step(variant: str) -> None:
+        forward_backward(model, variant, video, matches, labels, device)
+        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sync()
+
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    load_before = load_average()
+    for _ in range(args.repeats):  # alternate, so a busy machine slows every path alike
+        for v in VARIANTS:
+            t0 = time.perf_counter()
+            step(v)
+            times[v].append(time.perf_counter() - t0)
+    load_after = load_average()
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        peaks = {v: pool.submit(peak_memory_child, args.size, args.batch, str(device),
+                                torch.get_num_threads(), v).result() for v in VARIANTS}
+
+    naive = median(times["naive"])
+    result = {
+        "benchmark": "mp", "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
+        "device": str(device), "size": args.size, "config": SIZES[args.size],
+        "batch": args.batch, "repeats": args.repeats,
+        "load_average_before_after": [load_before, load_after],
+        "cache_build_s_per_clip": round(cache_s / args.batch, 4),
+        "max_abs_logit_diff_vs_naive": agreement,
+        "variants": {v: {"step_s_median": round(median(times[v]), 4),
+                         "clips_per_s": round(args.batch / median(times[v]), 4),
+                         "peak_mem_mib_fwd_bwd": round(peaks[v], 1),
+                         "step_s_all": [round(x, 4) for x in times[v]]} for v in VARIANTS},
+        "speedup_vs_naive": {v: round(naive / median(times[v]), 2) for v in VARIANTS[1:]},
+    }
+    out = Path(args.out) if args.out else RESULTS / f"mp_{device.type}.json"
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
