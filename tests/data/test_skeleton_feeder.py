@@ -24,7 +24,7 @@ from motionscope.data.skeleton import (
 from motionscope.errors import ConfigError, DataError
 from motionscope.io.ntu import write_skeleton
 from motionscope.io.skeleton_dataset import write_skeleton_dataset
-from motionscope.prepare.common import ArraySpec, write_npz_streaming
+from motionscope.prepare.common import write_npz_streaming
 
 
 def _ramp(valid: int, total: int = 300, V: int = 25, M: int = 2) -> np.ndarray:
