@@ -285,9 +285,10 @@ def _pick_up(ctx: _Ctx, style: str) -> None:
             tgt = obj + np.array([side * (0.07 if len(hands) == 2 else 0.0),
                                   0.6 * ctx.shape.hand_len, 0.0])
             v_reach = ctx.world_to_wrist(i, tgt)
-            v_hold = np.array([-side * 0.02 * H, -0.24 * H, 0.17 * H])
+            # holding the object in front of the belly, elbows bent
+            v_hold = np.array([-side * 0.03 * H, -0.26 * H, 0.1 * H])
             if len(hands) == 1:
-                v_hold = np.array([side * 0.06 * H, -0.26 * H, 0.08 * H])
+                v_hold = np.array([side * 0.05 * H, -0.27 * H, 0.07 * H])
             w = hang[i] * (1 - reach - hold)[:, None] + v_reach * reach[:, None] \
                 + v_hold * hold[:, None]
             sp.wrist[i] = w
