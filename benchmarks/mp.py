@@ -22,6 +22,7 @@ the official one (ViT-B/16, 32 frames of 224²) takes ~2 minutes per clip for th
 2 cores. Run ``--size official --device cuda`` on a GPU.
 
     python benchmarks/mp.py [--size small|official] [--batch 2] [--repeats 3] [--device cpu]
+    python benchmarks/mp.py --flow-quality   # what the offline backbones do to the flows
 """
 
 from __future__ import annotations
@@ -137,6 +138,98 @@ def peak_memory_child(size: str, batch: int, device: str, threads: int, variant:
     return mem.peak_mib
 
 
+# --- flow quality of the offline backbones -------------------------------------------------------
+
+def _texture(size: int, cells: int, seed: int) -> torch.Tensor:
+    """Standardised smooth random RGB texture: bicubic upsampling of a cells×cells noise grid."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.interpolate(torch.randn(1, 3, cells, cells, generator=g),
+                                        size=size, mode="bicubic", align_corners=False)
+    return ((x - x.mean()) / x.std())[0]
+
+
+def _pan_clip(cells: int, t: int = 32, size: int = 224, v=(3, 2), seed: int = 0):
+    """Content moving v = (+x, +y up) px/frame; returns (clip (3, T, H, W), truth (T, N, 2))."""
+    from motionscope.motion.patch_flow import coords_grid
+
+    margin = t * max(v) + 16
+    scale = (size + 2 * margin) / size
+    world = _texture(size + 2 * margin, max(4, round(cells * scale)), seed)
+    frames = [world[:, margin + i * v[1]:margin + i * v[1] + size,
+                    margin - i * v[0]:margin - i * v[0] + size] for i in range(t)]
+    grid = coords_grid(size // 16, size // 16)
+    truth = grid + torch.arange(t).view(-1, 1, 1) * torch.tensor([v[0] / 16, v[1] / 16])
+    return torch.stack(frames, dim=1), truth
+
+
+def _dots_clip(t: int = 32, size: int = 224, n: int = 6, seed: int = 0):
+    """White dots (radius 5 px) on black drifting at <= 1.5 px/frame, ImageNet-normalised.
+
+    Returns the clip, the patch index of each dot at frame 0 and its true displacement (T, n, 2)
+    in patch units (y up)."""
+    g = torch.Generator().manual_seed(seed)
+    pos = 60 + torch.rand(n, 2, generator=g) * (size - 120)
+    vel = (torch.rand(n, 2, generator=g) - 0.5) * 3
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    frames, traj = [], []
+    for i in range(t):
+        p = pos + vel * i
+        d2 = (xx[None] - p[:, 0, None, None]) ** 2 + (yy[None] - p[:, 1, None, None]) ** 2
+        frames.append((d2 <= 25).any(0).float())
+        traj.append(p)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1)
+    clip = (torch.stack(frames).unsqueeze(0) - mean) / std  # (3, T, H, W)
+    traj = torch.stack(traj)  # (T, n, 2) in pixels, y down
+    index = (pos[:, 1] // 16).long() * (size // 16) + (pos[:, 0] // 16).long()
+    disp = (traj - traj[:1]) / 16 * torch.tensor([1.0, -1.0])
+    return clip, index, disp
+
+
+def flow_quality(out: Path) -> dict:
+    """Endpoint error of Ĝ[0→m] for each offline backbone on synthetic clips with known motion."""
+    from motionscope.models.vit import build_backbone
+    from motionscope.motion.patch_flow import soft_match_positions
+
+    backbones = {"pixel (default: 3x3-patch context, 4-px blur)": ("pixel", {}),
+                 "pixel plain (16x16 patch NCC)": ("pixel", {"context": 1, "blur": 0}),
+                 "vit_random (ViT-B/16, DINO init, seed 0)": ("vit_random", {})}
+    clips = {"texture, 4-px grain": _pan_clip(56), "texture, 12-px grain": _pan_clip(19)}
+    dots, dot_index, dot_disp = _dots_clip()
+    result: dict = {"what": "mean endpoint error (patches) of the soft-argmax position of each "
+                            "patch of frame 0 in frames 0..31 (tau 0.001), patches in view",
+                    "zero_motion_baseline": {}, "backbones": {}}
+    for name, (_, truth) in clips.items():
+        grid = truth[0]
+        inview = ((truth >= 0) & (truth <= 13)).all(-1)
+        result["zero_motion_baseline"][name] = round(
+            float((grid.expand_as(truth) - truth).norm(dim=-1)[inview].mean()), 3)
+    result["zero_motion_baseline"]["6 dots on black"] = round(float(dot_disp.norm(dim=-1).mean()), 3)
+    for label, (name, kw) in backbones.items():
+        torch.manual_seed(0)
+        bb = build_backbone(name, None, 224, 16, **kw)
+        row = {}
+        for clip_name, (clip, truth) in {**clips, "6 dots on black": (dots, None)}.items():
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                tokens = torch.cat([bb.patch_tokens(clip[:, i:i + 8].transpose(0, 1))
+                                    for i in range(0, clip.shape[1], 8)]).unsqueeze(0)
+            row["tokens_s_per_clip"] = round(time.perf_counter() - t0, 2)
+            pos = soft_match_positions(tokens)[0, 0]  # (T, N, 2)
+            if truth is None:
+                err = (pos[:, dot_index] - pos[:1, dot_index] - dot_disp).norm(dim=-1).mean()
+            else:
+                inview = ((truth >= 0) & (truth <= 13)).all(-1)
+                err = (pos - truth).norm(dim=-1)[inview].mean()
+            row[clip_name] = round(float(err), 3)
+        result["backbones"][label] = row
+        print(label, row, flush=True)
+    result.update(benchmark="mp_flow_quality", machine=machine(),
+                  date=time.strftime("%Y-%m-%d %H:%M"))
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -145,9 +238,14 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="result JSON (default results/mp_<device>.json)")
+    ap.add_argument("--flow-quality", action="store_true",
+                    help="instead: flow error of the offline backbones (results/mp_flow_quality.json)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.flow_quality:
+        flow_quality(Path(args.out) if args.out else RESULTS / "mp_flow_quality.json")
+        return
     device = torch.device(args.device)
     model, opt, video, labels = setup(args.size, args.batch, device)
 
