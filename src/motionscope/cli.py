@@ -135,6 +135,52 @@ def prepare(dataset: Annotated[str, typer.Argument(help="ntu or pku")],
 
 
 @app.command()
+def stimuli(source: Annotated[str, typer.Option(help="world, NTU RGB+D root or keypoint folder")],
+            out: Annotated[str, typer.Option(help="output folder")],
+            conditions: Annotated[str, typer.Option(help="all, names or groups (AVI,TO,...)")] = "all",
+            list_file: Annotated[str | None, typer.Option("--list", help="path,label split list "
+                                                     "(e.g. Protocols/test_RGB.csv)")] = None,
+            size: Annotated[str | None, typer.Option(help="output HxW (default: source)")] = None,
+            frames: Annotated[int, typer.Option(help="frames per clip (0: source length)")] = 32,
+            seed: Annotated[int, typer.Option(help="random seed")] = 0,
+            workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+            preview: Annotated[str | None, typer.Option(help="gif or mp4 previews")] = None):
+    """Render the BMP point-light / temporal conditions (docs/bmp.md)."""
+    from .errors import ConfigError
+    from .stimuli import generate_stimuli
+
+    hw = None
+    if size:
+        try:
+            hw = tuple(int(v) for v in size.lower().split("x"))
+        except ValueError as e:
+            raise ConfigError(f"--size {size!r}: expected HxW, e.g. 224x398") from e
+    path = generate_stimuli(source, out, conditions, list_path=list_file, size=hw,
+                            frames=frames or None, seed=seed, workers=workers, preview=preview)
+    for cond, info in json.loads(open(path, encoding="utf-8").read())["conditions"].items():
+        typer.echo(f"{cond:10s} {info['clips']:6d} clips" + (
+            f", {len(info['failed'])} failed (first: {info['failed'][0]['error']})"
+            if info["failed"] else ""))
+    typer.echo(f"stimuli written: {path}")
+
+
+@app.command("bmp-eval")
+def bmp_eval(run: Annotated[str, typer.Argument(help="run directory or checkpoint")],
+             stimuli: Annotated[str, typer.Option(help="folder made by `motionscope stimuli`")],
+             out: Annotated[str | None, typer.Option(help="output folder")] = None,
+             conditions: Annotated[str | None, typer.Option(help="subset (default all)")] = None):
+    """Evaluate a trained model on every BMP condition beside the paper's numbers."""
+    from .tasks.bmp import bmp_eval as run_bmp_eval
+
+    res = run_bmp_eval(run, stimuli, out=out, conditions=conditions)
+    for r in res["rows"]:
+        acc = "-" if r["top1"] is None else f"{100 * r['top1']:.2f}%"
+        typer.echo(f"{r['condition']:10s} {acc:>8s}  ({r['clips']} clips)")
+    for k, v in res["files"].items():
+        typer.echo(f"{k}: {v}")
+
+
+@app.command()
 def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
          quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):
     """Generate data, train and evaluate, print a results table and write plots."""
