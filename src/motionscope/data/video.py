@@ -457,10 +457,20 @@ def _check_against_run(data_cfg, args: dict, training: bool) -> None:
                               f"but eval.views={cfg.eval.views}: set eval.views={views}")
 
 
+def _plain_args(data_cfg) -> dict:
+    """``data.args`` as plain Python containers (OmegaConf nodes -> dicts and lists)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    args = data_cfg.args
+    if isinstance(args, DictConfig):
+        return OmegaConf.to_container(args, resolve=True)  # type: ignore[return-value]
+    return dict(args or {})
+
+
 def _split_args(data_cfg, split: str, spec: Callable) -> tuple[dict, bool]:
     from .datasets import check_kwargs
 
-    args = dict(data_cfg.args)
+    args = _plain_args(data_cfg)
     check_kwargs(spec, args, f"data.args for {data_cfg.name!r}")
     training = split == data_cfg.train_split
     _check_against_run(data_cfg, args, training)
@@ -594,7 +604,7 @@ def build_world_clips(split: str, data_cfg) -> ClipDataset:
 def read_clip_input(data_cfg, path: Path) -> dict:
     """One video file or frame folder as a batch of one, sampled and cropped as the
     evaluation split is (one view: the first clip's centre crop)."""
-    args = dict(data_cfg.args)
+    args = _plain_args(data_cfg)
     spec = {"rawframes": _RAWFRAME_ARGS, "videos": _VIDEO_ARGS}.get(data_cfg.name, _WORLD_ARGS)
     from .datasets import check_kwargs
 
