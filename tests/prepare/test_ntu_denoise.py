@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 from ntu_fakes import body, present, write
 
+from motionscope.errors import DataError
 from motionscope.io.ntu import read_skeleton
 from motionscope.prepare.ntu import (
     NOISE_LEN_THRES,
+    JointsOnly,
     collect_bodies,
     denoise_bodies,
     denoise_skeleton,
     process_file,
+    read_ntu_joints,
 )
 
 T = 40
@@ -191,3 +194,47 @@ def test_real_samples_parse_and_denoise(shared_data, name):
     if two:  # handshaking: the partner stands beside actor 1
         d = np.linalg.norm(out[:, 75:78] - out[:, 0:3], axis=1)
         assert 0.2 < np.median(d) < 2.5
+
+
+def _same(a, b):
+    assert a.num_frames == b.num_frames and np.array_equal(a.body_counts, b.body_counts)
+    assert [x.body_id for x in a.bodies] == [x.body_id for x in b.bodies]
+    for x, y in zip(a.bodies, b.bodies):
+        np.testing.assert_array_equal(x.frame_index, y.frame_index)
+        np.testing.assert_array_equal(x.joints, y.joints)
+        assert x.joints.dtype == np.float32
+
+
+def test_fast_reader_equals_the_full_reader_and_falls_back(tmp_path):
+    gap = present(T)
+    gap[3:9] = False
+    empty = np.zeros(T, bool)
+    empty[[0, 20]] = True
+    p = write(tmp_path / "S001C001P001R001A050.skeleton",
+              [(body(T, seed=1), gap), (body(T, x=1.0, seed=2), present(T, 5, 30))], T,
+              empty=empty)
+    fast = read_ntu_joints(p)
+    assert isinstance(fast, JointsOnly)  # canonical file: the fast path
+    _same(fast, read_skeleton(p))
+    text = p.read_bytes().decode()
+    odd = tmp_path / "S001C001P001R001A051.skeleton"
+    odd.write_bytes(text.replace(" ", "  ", 40).encode())  # valid, but not canonical spacing
+    slow = read_ntu_joints(odd)
+    assert not isinstance(slow, JointsOnly)
+    _same(slow, read_skeleton(p))
+    bad = tmp_path / "S001C001P001R001A052.skeleton"
+    lines = text.split("\r\n")
+    toks = lines[10].split()
+    toks[8] = "x"  # a field MAMP does not use (orientation)
+    lines[10] = " ".join(toks)
+    bad.write_bytes("\r\n".join(lines).encode())
+    with pytest.raises(DataError, match="line 11: non-numeric field 'x'"):
+        read_ntu_joints(bad)
+
+
+def test_fast_reader_on_real_samples(shared_data):
+    root = shared_data("ntu_rgbd_skeleton_samples")
+    for f in sorted(root.glob("*.skeleton")):
+        fast = read_ntu_joints(f)
+        assert isinstance(fast, JointsOnly)
+        _same(fast, read_skeleton(f))
