@@ -406,6 +406,8 @@ class MotionPerceiver(_MotionPerceiverBase):
         fidelity fixtures ("OF", "slots", "slot_attn", "slot_loss", "flow_activation",
         "invariant_map", the features, "ce", "time_embed").
         """
+        if tokens is None and matches is None:
+            raise DataError(None, "MP.forward_tokens needs tokens (B, T, N, E) or matches")
         if matches is not None:
             matches = align_frames(self._check_tokens(matches, 5, "matches"), self.num_frames,
                                    (1, 2))
@@ -495,6 +497,8 @@ class EnhancedMotionPerceiver(_MotionPerceiverBase):
         """En-MP from tokens (B, L, T, N, E) or matches (B, L, T, T, N, 2); see
         :meth:`MotionPerceiver.forward_tokens`. Per-block lists are block-major."""
         nb, s = len(self.feature_blocks), len(self.num_frames_list)
+        if tokens is None and matches is None:
+            raise DataError(None, "En-MP.forward_tokens needs tokens (B, L, T, N, E) or matches")
         src = matches if matches is not None else tokens
         what = "matches" if matches is not None else "tokens"
         src = self._check_tokens(src, 6 if what == "matches" else 5, what)
