@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from ..errors import ConfigError
 from .body import (
@@ -108,11 +107,51 @@ def _ramp(s: np.ndarray, a: float, b: float) -> np.ndarray:
 
 
 def _keys(s: np.ndarray, knots, values) -> np.ndarray:
-    """Shape-preserving (PCHIP) interpolation of keyframe ``values`` (K, ...) at phases ``s``."""
-    knots = np.asarray(knots, np.float64)
-    values = np.asarray(values, np.float64)
-    f = PchipInterpolator(knots, values, axis=0, extrapolate=False)
-    return f(np.clip(s, knots[0], knots[-1]))
+    """Shape-preserving (PCHIP) interpolation of keyframe ``values`` (K, ...) at phases ``s``.
+
+    The same arithmetic as ``scipy.interpolate.PchipInterpolator`` (Fritsch-Butland slopes,
+    Moler's one-sided end slopes, Hermite cubics evaluated low order first), in plain numpy:
+    importing scipy.interpolate cost every world worker ~1 s, and building a scipy object per
+    call was most of the motion's time.
+    """
+    x = np.asarray(knots, np.float64)
+    y = np.asarray(values, np.float64)
+    shape = y.shape[1:]
+    y = y.reshape(len(y), -1)
+    h = np.diff(x)
+    if len(x) < 2 or len(y) != len(x) or not (h > 0).all():
+        raise ValueError(f"keyframes need >= 2 strictly increasing knots, got {x.tolist()}")
+    hc = h[:, None]
+    m = (y[1:] - y[:-1]) / hc
+    d = np.empty_like(y)
+    if len(x) == 2:
+        d[0] = d[1] = m[0]
+    else:
+        sm = np.sign(m)
+        flat = (sm[1:] != sm[:-1]) | (m[1:] == 0) | (m[:-1] == 0)
+        w1 = 2 * hc[1:] + hc[:-1]
+        w2 = hc[1:] + 2 * hc[:-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            whmean = (w1 / m[:-1] + w2 / m[1:]) / (w1 + w2)
+            d[1:-1] = np.where(flat, 0.0, 1.0 / whmean)
+        d[0] = _end_slope(h[0], h[1], m[0], m[1])
+        d[-1] = _end_slope(h[-1], h[-2], m[-1], m[-2])
+    t = (d[:-1] + d[1:] - 2 * m) / hc
+    c0, c1, c2, c3 = t / hc, (m - d[:-1]) / hc - t, d[:-1], y[:-1]
+    xs = np.clip(np.asarray(s, np.float64), x[0], x[-1])
+    i = np.clip(np.searchsorted(x, xs, side="right") - 1, 0, len(h) - 1)
+    u = (xs - x[i])[..., None]
+    u2 = u * u
+    out = c3[i] + c2[i] * u + c1[i] * u2 + c0[i] * (u2 * u)
+    return out.reshape(xs.shape + shape)
+
+
+def _end_slope(h0: float, h1: float, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """One-sided three-point end slope, kept shape-preserving (Moler, pchiptx.m)."""
+    d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    wrong = np.sign(d) != np.sign(m0)
+    big = (np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3.0 * np.abs(m0))
+    return np.where(wrong, 0.0, np.where(big, 3.0 * m0, d))
 
 
 @dataclass

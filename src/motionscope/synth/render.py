@@ -45,7 +45,9 @@ class RenderOut:
 
     @property
     def depth_masked(self) -> np.ndarray:
-        return np.where(self.mask, self.depth, 0).astype(np.uint16)
+        out = np.zeros_like(self.depth)
+        np.copyto(out, self.depth, where=self.mask)
+        return out
 
 
 # ----------------------------------------------------------------------------- textures
