@@ -405,6 +405,9 @@ def from_keypoint_set(kps, image_size: tuple[int, int] | None = None, fps: float
         raise DataError(path, "the keypoint file does not say its image size; give the "
                               "matching video or image_size=(H, W)")
     M, T, V = kps.scores.shape
+    if M == 0 or T == 0 or not (kps.scores > 0).any():
+        raise DataError(path, "no person is detected in any frame (the keypoint file has no "
+                              "detection)")
     notes: list[str] = []
     layout = kps.layout
     names = kps.joint_names
