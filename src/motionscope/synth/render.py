@@ -219,6 +219,7 @@ def _wall_color(w, along, y):
 
 # ----------------------------------------------------------------------------- rasteriser
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel capsule outlines
+_RGB = np.dtype("V3")  # one RGB pixel as a single element (fast 1-D gathers and scatters)
 _ONE = 1 << _SHIFT
 
 
@@ -248,20 +249,28 @@ class _Projected:
         order = np.argsort(-(za + zb), axis=1, kind="stable")
         lo = np.minimum(a2 - ea, b2 - eb).min(1)
         hi = np.maximum(a2 + ea, b2 + eb).max(1)
-        self.lo = (np.floor(lo).astype(int) - 1).tolist()
+        lo = np.floor(lo).astype(int) - 1
+        self.lo = lo.tolist()
         self.hi = (np.ceil(hi).astype(int) + 2).tolist()
+        # outlines relative to the frame's drawing window (its top-left is lo clipped at 0),
+        # so the per-frame loop passes them to cv2 as they are
+        org = np.maximum(lo, 0) * _ONE                                  # (T, 2)
+        poly = self.poly - org[:, None, None, :].astype(np.int32)
+        cen = cen - org[:, None, None, :]
         # per frame, far to near: (value, polygon or None, circle ends as python ints)
         cen_l, rad_l, line_l = cen.tolist(), rad.tolist(), line.tolist()
-        self.ops = [[(int(k) + 1, self.poly[t, k] if line_l[t][k] else None,
-                      cen_l[t][k], rad_l[t][k]) for k in order[t]] for t in range(len(order))]
+        self.ops = [[(int(k) + 1, poly[t, k] if line_l[t][k] else None,
+                      tuple(cen_l[t][k][0]), tuple(cen_l[t][k][1]), rad_l[t][k][0],
+                      rad_l[t][k][1]) for k in order[t]] for t in range(len(order))]
         seglen = np.linalg.norm(b_w - a_w, axis=-1)
         # per-capsule constants, one row each (gathered per pixel with one take)
         # the signed lateral position across a limb is ex * sx + ey * sy (spheres: ex)
         sx = np.where(line, d[..., 1] * invL, 1.0)
         sy = np.where(line, -d[..., 0] * invL, 0.0)
+        # (T, K, 14): a pixel gathers its capsule's row with one take along axis 0
         self.params = np.stack([
             a2[..., 0], a2[..., 1], d[..., 0], d[..., 1], invL * invL, pra, prb - pra, za,
-            zb - za, ra, rb - ra, sx, sy, seglen * (_TEX_H / _TEX_SPAN)], 1).astype(np.float32)
+            zb - za, ra, rb - ra, sx, sy, seglen * (_TEX_H / _TEX_SPAN)], -1).astype(np.float32)
         # shading depends on the lateral position v across the limb: a LUT per capsule
         v = ((np.arange(_TEX_W) + 0.5) / _TEX_W * 2 - 1).astype(np.float32)
         w = np.sqrt(1 - v * v)
@@ -273,34 +282,46 @@ class _Projected:
         shade = np.float32(ambient) + np.float32(1 - ambient) * np.maximum(
             nx * L3[0] + ny * L3[1] - w * L3[2], 0)
         tex = np.asarray(textures, np.float32)[np.asarray(tex_idx)] * np.float32(255)
-        lut = tex[None] * shade[:, :, None, :, None] + np.float32(0.5)
         T, K = za.shape
-        self.lut = np.minimum(lut, 255).astype(np.uint8).reshape(T, K * _TEX_H * _TEX_W, 3)
+        # texture x shade with the colour channels folded into the row (long inner loops),
+        # stored as 3-byte records so a pixel's colour is one element to gather or scatter
+        lut = np.empty((T, K, _TEX_H, _TEX_W * 3), np.float32)
+        np.multiply(tex.reshape(K, _TEX_H, _TEX_W * 3)[None],
+                    np.repeat(shade, 3, axis=-1)[:, :, None, :], out=lut)
+        lut += np.float32(0.5)
+        np.minimum(lut, 255, out=lut)
+        self.lut = lut.astype(np.uint8).view(_RGB).reshape(T, K * _TEX_H * _TEX_W)
 
     def draw(self, t: int, rgb: np.ndarray, depth: np.ndarray, ids: np.ndarray, oid: int) -> None:
+        """Draw frame ``t`` into C-contiguous ``rgb (H, W, 3)``, z-buffer ``depth (H, W)``
+        float32 and ``ids (H, W)``: every pixel's capsule is found by cv2 (painter's order),
+        then shaded, depth-tested and written with 1-D gathers and scatters."""
         H, W = depth.shape
+        if not (rgb.flags.c_contiguous and depth.flags.c_contiguous and ids.flags.c_contiguous):
+            raise ValueError("draw needs C-contiguous rgb, depth and ids buffers")
         x0, y0 = max(self.lo[t][0], 0), max(self.lo[t][1], 0)
         x1, y1 = min(self.hi[t][0], W), min(self.hi[t][1], H)
         if x1 <= x0 or y1 <= y0:
             return
         w = x1 - x0
         idm = np.zeros((y1 - y0, w), np.uint8)
-        ox, oy = x0 * _ONE, y0 * _ONE
-        org = np.array([ox, oy], np.int32)
         fill, circle, L8 = cv2.fillConvexPoly, cv2.circle, cv2.LINE_8
-        for v, poly, (ca, cb), (rA, rB) in self.ops[t]:
+        for v, poly, ca, cb, rA, rB in self.ops[t]:
             if poly is not None:
-                fill(idm, poly - org, v, L8, _SHIFT)
-                circle(idm, (cb[0] - ox, cb[1] - oy), rB, v, -1, L8, _SHIFT)
-            circle(idm, (ca[0] - ox, ca[1] - oy), rA, v, -1, L8, _SHIFT)
+                fill(idm, poly, v, L8, _SHIFT)
+                circle(idm, cb, rB, v, -1, L8, _SHIFT)
+            circle(idm, ca, rA, v, -1, L8, _SHIFT)
         flat = np.flatnonzero(idm)
         if flat.size == 0:
             return
         kk = idm.ravel()[flat].astype(np.intp)
         kk -= 1
         yy, xx = np.divmod(flat, w)
+        pix = yy * W                     # index into the whole frame
+        pix += xx
+        pix += y0 * W + x0
         ax, ay, dx, dy, il2, ra, dr, za, dz, Ra, dR, sx, sy, ts = np.take(self.params[t], kk,
-                                                                          axis=1)
+                                                                          axis=0).T
         fx = xx.astype(np.float32)
         fx += np.float32(x0) - ax
         fy = yy.astype(np.float32)
@@ -319,8 +340,8 @@ class _Projected:
         np.minimum(nl, 1.0, out=nl)
         nl *= nl
         z = za + tt * dz - (Ra + tt * dR) * np.sqrt(1 - nl)
-        dwin = depth[y0:y1, x0:x1]
-        keep = z < dwin.ravel()[flat]
+        dflat = depth.reshape(-1)
+        keep = z < np.take(dflat, pix)
         tj = ex * sx
         tj += ey * sy
         tj /= r
@@ -333,30 +354,33 @@ class _Projected:
         lin = kk * (_TEX_H * _TEX_W)
         lin += ti * _TEX_W
         lin += tj.astype(np.intp)
-        col = np.take(self.lut[t], lin, axis=0)
-        # anti-alias the outline only: interior pixels (inside the eroded id map) are opaque
-        edge = np.flatnonzero(cv2.erode(np.minimum(idm, 1), _K3).ravel()[flat] == 0)
-        rwin = rgb[y0:y1, x0:x1]
+        col = np.take(self.lut[t], lin)                       # (N,) 3-byte records
+        cflat = rgb.reshape(-1).view(_RGB)
+        # anti-alias the outline only: interior pixels (inside the eroded id map) are opaque;
+        # eroding the ids themselves gives 0 exactly where a 3x3 neighbour is background
+        edge = np.flatnonzero(cv2.erode(idm, _K3).ravel()[flat] == 0)
         solid = None
         if edge.size:
             alpha = r[edge] + 0.5 - d[edge]
             np.clip(alpha, 0, 1, out=alpha)
-            old = rwin[yy[edge], xx[edge]].astype(np.float32)
-            col[edge] = (old + alpha[:, None] * (col[edge] - old) + 0.5).astype(np.uint8)
+            old = np.take(cflat, pix[edge]).view(np.uint8).reshape(-1, 3).astype(np.float32)
+            new = np.take(col, edge).view(np.uint8).reshape(-1, 3)
+            col[edge] = (old + alpha[:, None] * (new - old) + 0.5).astype(np.uint8).view(
+                _RGB).reshape(-1)
             thin = alpha <= 0.5
             if thin.any():
                 solid = np.ones(flat.size, bool)
                 solid[edge[thin]] = False
         if not keep.all():  # behind the background or a prop there (feet on the floor, a chair)
             sel = np.flatnonzero(keep)
-            yy, xx, z, col = yy[sel], xx[sel], z[sel], col[sel]
+            pix, z, col = np.take(pix, sel), np.take(z, sel), np.take(col, sel)
             if solid is not None:
-                solid = solid[sel]
-        rwin[yy, xx] = col
+                solid = np.take(solid, sel)
+        np.put(cflat, pix, col)
         if solid is not None:  # faint outline pixels take the colour, not the depth
-            yy, xx, z = yy[solid], xx[solid], z[solid]
-        dwin[yy, xx] = z
-        ids[y0:y1, x0:x1][yy, xx] = oid
+            pix, z = pix[solid], z[solid]
+        np.put(dflat, pix, z)
+        np.put(ids.reshape(-1), pix, oid)
 
 
 _K3 = np.ones((3, 3), np.uint8)
