@@ -40,6 +40,8 @@ def write_result(name: str, result: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     result = {"benchmark": name, "machine": machine(), "date": time.strftime("%Y-%m-%d"), **result}
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    from motionscope.fsutil import atomic_write_text
+
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return path
