@@ -32,6 +32,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _utk_windows(out: Path, frames: int = 48, stride: int = 8) -> str:
+    """Unlabelled pre-training set: sliding windows over the training subjects' continuous
+    recordings (the labelled segments are a small part of each recording)."""
+    from motionscope.io.skeleton_dataset import write_skeleton_dataset
+    from motionscope.io.utkinect import UTK_CLASSES, UTK_TEST_SUBJECTS, read_utkinect_joints
+
+    path = out / "utkinect_unlabelled.npz"
+    if path.is_file():
+        return str(path)
+    src = REPO.parent / "shared" / "data" / "utkinect_action3d_skeleton"
+    samples = []
+    for f in sorted(src.glob("joints_s*_e*.txt")):
+        subject = int(f.stem.split("_")[1][1:])
+        if subject in UTK_TEST_SUBJECTS:
+            continue
+        _, joints = read_utkinect_joints(f)
+        for s0 in range(0, len(joints) - frames + 1, stride):
+            samples.append({"keypoint": joints[None, s0:s0 + frames], "label": None,
+                            "name": f"{f.stem}_{s0:05d}", "split": "train"})
+    write_skeleton_dataset(path, samples, UTK_CLASSES, "kinect20",
+                           meta={"source": "UTKinect-Action3D recordings, training subjects",
+                                 "window": frames, "stride": stride, "labels": "none"})
+    return str(path)
+
+
 def _prepare(dataset: str, out: Path, world_clips: int) -> str:
     if dataset == "utkinect":
         from motionscope.io.utkinect import utkinect_to_skeleton_dataset
@@ -82,6 +107,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--world-clips", type=int, default=30, help="world clips per class")
     ap.add_argument("--layer-decay", default="preset",
                     help="fine-tune layer decay: 'preset' (0.8) or 'none'")
+    ap.add_argument("--utk-pretrain", choices=("segments", "recordings"), default="segments",
+                    help="UTKinect pre-training data: the labelled training segments, or "
+                         "unlabelled windows of the training subjects' whole recordings")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     import torch
@@ -93,6 +121,9 @@ def main(argv: list[str] | None = None) -> dict:
     stem = "mamp_utkinect" if args.dataset == "utkinect" else "mamp_world_xsub"
     common = [f"data.root={root}"]
     pre_over = common + ([f"train.epochs={args.pretrain_epochs}"] if args.pretrain_epochs else [])
+    if args.dataset == "utkinect" and args.utk_pretrain == "recordings":
+        pre_over += [f"data.root={_utk_windows(out)}", "data.args.unlabelled=true",
+                     "data.test_split=null"]
     down = common + [f"data.args.label_fraction={args.label_fraction}"] + (
         [f"train.epochs={args.epochs}"] if args.epochs else [])
     ld = [] if args.layer_decay == "preset" else ["optim.layer_decay=null"]
@@ -120,6 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "dataset": args.dataset, "label_fraction": args.label_fraction, "seeds": args.seeds,
         "layer_decay": args.layer_decay, "pretrain_test_loss": pre.get("test"),
+        "pretrain_data": args.utk_pretrain if args.dataset == "utkinect" else "world x-sub train",
+        "pretrain_epochs": args.pretrain_epochs, "epochs": args.epochs,
         "accuracy": {k: top1(v) for k, v in runs.items()},
         "seconds": round(time.time() - t0, 1),
         "machine": {"python": platform.python_version(), "torch": torch.__version__,

@@ -248,3 +248,16 @@ def test_predict_reader_preprocesses_a_skeleton_file_like_prepare(tmp_path):
     (tmp_path / "bad.txt").write_text("x")
     with pytest.raises(DataError, match="expected an NTU .skeleton file"):
         INPUT_READERS["ntu_skeleton"](d, tmp_path / "bad.txt")
+
+
+def test_unlabelled_samples_need_the_flag(tmp_path):
+    rng = np.random.default_rng(2)
+    samples = [{"keypoint": rng.normal(size=(1, 20, 20, 3)), "label": None, "name": f"w{i}",
+                "split": "train"} for i in range(4)]
+    write_skeleton_dataset(tmp_path / "u.npz", samples, ["a", "b"], "kinect20")
+    with pytest.raises(DataError, match="data.args.unlabelled=true"):
+        build_dataset(_cfg("skeleton_dataset", tmp_path / "u.npz"), "train")
+    ds = build_dataset(_cfg("skeleton_dataset", tmp_path / "u.npz",
+                            "data.args={unlabelled: true, window: 16}"), "train")
+    assert ds.labels is None and len(ds) == 4  # no class checks apply to pre-training data
+    assert ds[3]["label"] == -1 and ds[3]["skeleton"].shape == (3, 16, 20, 1)

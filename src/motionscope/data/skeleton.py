@@ -135,11 +135,13 @@ class SkeletonFeeder(Dataset):
     """Skeleton sequences ``(C, T_i, V, M)`` -> cropped, resized (and in training rotated).
 
     ``sequences`` is any indexable of ``(C, T, V, M)`` arrays (a memory-mapped array works);
-    ``labels`` are 0-based ints; ``train`` selects the random crop + rotation, otherwise the
+    ``labels`` are 0-based ints (-1: unlabelled); ``train`` selects the random crop + rotation,
+    otherwise the
     deterministic centre crop. ``center_joint``: subtract that joint of person 0 in its first
     non-zero frame from every frame (NTU's preprocessing, for data that are not centred yet).
     ``classes`` (names) and ``names`` (sample names) are kept for
-    reports; ``labels`` is a numpy array.
+    reports; ``labels`` is a numpy array, or ``None`` with ``unlabelled=True`` (a pre-training
+    set whose samples carry no class: the run's label checks then do not apply).
     """
 
     def __init__(self, sequences, labels: Sequence[int], *, names: Sequence[str] | None = None,
@@ -147,7 +149,8 @@ class SkeletonFeeder(Dataset):
                  p_interval: Sequence[float] = (0.5, 1.0),
                  test_p_interval: Sequence[float] = (0.95,), min_crop: int = 64,
                  random_rot: bool = True, rot_theta: float = 0.3,
-                 center_joint: int | None = None, source: str | None = None):
+                 center_joint: int | None = None, unlabelled: bool = False,
+                 source: str | None = None):
         if len(sequences) != len(labels):
             raise DataError(source, f"{len(sequences)} sequences but {len(labels)} labels")
         if window < 1 or min_crop < 1:
@@ -157,7 +160,12 @@ class SkeletonFeeder(Dataset):
                 raise ConfigError(f"feeder: {name} must be [p] or [low, high] within (0, 1], "
                                   f"got {list(p)}")
         self.sequences = sequences
-        self.labels = np.asarray(labels, np.int64)
+        self._labels = np.asarray(labels, np.int64)
+        self.unlabelled = bool(unlabelled)
+        if not self.unlabelled and (self._labels < 0).any():
+            bad = int(np.flatnonzero(self._labels < 0)[0])
+            raise DataError(source, f"sample {bad} has no label ({int(self._labels[bad])}); for "
+                                    "pre-training on unlabelled data set data.args.unlabelled=true")
         self.names = list(names) if names is not None else [f"sample_{i}" for i in
                                                             range(len(labels))]
         self.classes = list(classes) if classes is not None else None
@@ -169,8 +177,12 @@ class SkeletonFeeder(Dataset):
         self.center_joint = None if center_joint is None else int(center_joint)
         self.source = source
 
+    @property
+    def labels(self) -> np.ndarray | None:
+        return None if self.unlabelled else self._labels
+
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self._labels)
 
     def transform(self, x: np.ndarray, index: int | None = None) -> torch.Tensor:
         """One ``(C, T, V, M)`` sequence -> ``(C, window, V, M)`` float32 tensor."""
@@ -199,7 +211,7 @@ class SkeletonFeeder(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         x = self.sequences[index]
-        return {"skeleton": self.transform(x, index), "label": int(self.labels[index]),
+        return {"skeleton": self.transform(x, index), "label": int(self._labels[index]),
                 "index": int(index)}
 
 
@@ -316,7 +328,8 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
                        random_rot: bool = True, rot_theta: float = 0.3,
                        actions: Sequence[int] | None = None, label_fraction: float = 1.0,
                        subset_seed: int = 0, num_joints: int = 25, num_persons: int = 2,
-                       center_joint: int | None = None, mmap: bool = True) -> SkeletonFeeder:
+                       center_joint: int | None = None, unlabelled: bool = False,
+                       mmap: bool = True) -> SkeletonFeeder:
     """Feeder over a prepared ``.npz`` (``x_<split>``/``y_<split>``, official layout).
 
     ``actions``: keep only these NTU action ids (1-based, as in the file names), relabelled
@@ -361,7 +374,8 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
                           source=str(path), window=window, p_interval=p_interval,
                           test_p_interval=test_p_interval, min_crop=min_crop,
                           random_rot=random_rot, rot_theta=rot_theta,
-                          center_joint=center_joint, train=split == data_cfg.train_split)
+                          center_joint=center_joint, unlabelled=unlabelled,
+                          train=split == data_cfg.train_split)
 
 
 class _DatasetSequences:
@@ -387,12 +401,14 @@ def build_skeleton_dataset(split: str, data_cfg, *, window: int = 120,
                            random_rot: bool = True, rot_theta: float = 0.3,
                            num_persons: int | None = None, label_fraction: float = 1.0,
                            subset_seed: int = 0, center_joint: int | None = None,
+                           unlabelled: bool = False,
                            trust_pickle: bool = False) -> SkeletonFeeder:
     """Feeder over a generic skeleton dataset file (``.npz``) or a pyskl ``.pkl``.
 
     ``data.root`` is the file; the split names are the file's (``split.<name>``).
     ``num_persons``: persons per sample fed to the model (default: the most in the file;
-    padding persons are zeros, extra persons are dropped).
+    padding persons are zeros, extra persons are dropped). ``unlabelled``: the samples carry
+    no class (label -1), e.g. windows of continuous recordings for pre-training.
     """
     from ..io.skeleton_dataset import read_skeleton_dataset
 
@@ -415,7 +431,8 @@ def build_skeleton_dataset(split: str, data_cfg, *, window: int = 120,
                           classes=ds.classes, source=str(data_cfg.root), window=window,
                           p_interval=p_interval, test_p_interval=test_p_interval,
                           min_crop=min_crop, random_rot=random_rot, rot_theta=rot_theta,
-                          center_joint=center_joint, train=split == data_cfg.train_split)
+                          center_joint=center_joint, unlabelled=unlabelled,
+                          train=split == data_cfg.train_split)
 
 
 def _builder(fn):
