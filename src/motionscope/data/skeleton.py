@@ -446,6 +446,7 @@ def _builder(fn):
 
 # ----------------------------------------------------------------------------- predict
 def _eval_feeder(data_cfg, fn) -> dict:
+    """The evaluation transform's arguments from ``data.args`` (builder defaults otherwise)."""
     import inspect
 
     args = dict(data_cfg.args)
@@ -455,7 +456,7 @@ def _eval_feeder(data_cfg, fn) -> dict:
     return kw
 
 
-def _read_ntu_input(data_cfg, path: Path, fn, persons: int | None) -> np.ndarray:
+def _read_input(data_cfg, path: Path, persons: int | None) -> np.ndarray:
     """``(C, T, V, M)`` from a ``.skeleton`` (official preprocessing) or a ``.npy``."""
     if path.suffix == ".skeleton":
         from ..io.ntu import read_skeleton
@@ -502,7 +503,7 @@ def _reader(fn, default_persons: int | None):
     def read(data_cfg, path: Path) -> dict:
         args = dict(data_cfg.args)
         persons = args.get("num_persons", default_persons)
-        x = _read_ntu_input(data_cfg, Path(path), fn, persons)
+        x = _read_input(data_cfg, Path(path), persons)
         feeder = SkeletonFeeder([x], [0], source=str(path), **_eval_feeder(data_cfg, fn))
         return {"skeleton": feeder.transform(x, 0)[None]}
 
