@@ -61,6 +61,13 @@ def test_clip_lengths_and_temporal_rules(tiny_stimuli, tiny_world):
     assert lengths == {"RGB": 32, "RGB-R": 32, "RGB-S": 32, "RGB-4F": 4, "RGB-3F": 3,
                        "J-6P": 32, "J-6P-R": 32, "J-6P-S": 32, "J-6P-4F": 4, "J-6P-3F": 3,
                        "SP-8P-4LT": 32}
+    from motionscope.io.video import video_info
+
+    fps = {c: video_info(_clips(tiny_stimuli, c)[0].path).fps for c in ("J-6P", "J-6P-4F",
+                                                                          "RGB-3F", "SP-4P-1LT")}
+    world_fps = json.loads((tiny_world / "manifest.json").read_text())["fps"]
+    assert fps == pytest.approx({"J-6P": world_fps, "J-6P-4F": world_fps * 4 / 32,
+                                 "RGB-3F": world_fps * 3 / 32, "SP-4P-1LT": world_fps})
     rgb, j6 = first["RGB"], first["J-6P"]
     assert np.abs(first["RGB-R"] - rgb[::-1]).mean() < 3
     assert np.abs(first["RGB-4F"] - rgb[[0, 10, 20, 31]]).mean() < 3

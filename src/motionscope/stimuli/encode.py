@@ -1,12 +1,19 @@
 """Fast, deterministic clip writers for stimuli: H.264 mp4 from grey or RGB frames, GIFs.
 
-Stimulus clips are tiny and mostly black, so the cost is in the encoder set-up and the colour
-conversion rather than in the compression. Frames are handed to the encoder already in
-``yuv420p``: grey frames through a lookup table (BT.601 limited range, what decoders assume
-for H.264 and what :func:`motionscope.io.video.read_video` converts back), RGB frames through
-OpenCV's I420 conversion, both far cheaper than a per-frame swscale call. Options match
-:func:`motionscope.io.video.write_video` (single thread, bit-exact flags, atomic rename), so the
-same frames give the same bytes.
+Stimulus clips are tiny and mostly black, so opening an x264 encoder (~5 ms) costs as much as
+compressing the whole clip. :class:`ClipEncoder` therefore keeps one encoder per process and
+frame size and cuts its output into files: every clip starts with a forced IDR frame (a closed
+GOP: nothing refers across clips) that repeats the stream headers, and the clip's packets are
+muxed into their own mp4 (the muxer builds the ``avcC`` box from those in-band headers). A
+constant quantiser (``qp``, no rate-control history), a discarded warm-up frame (x264 writes
+its version SEI only once) and a fixed ``idr_pic_id`` parity make a clip's bytes depend on its
+frames alone, not on what the process encoded before, so the output is the same for any number
+of workers.
+
+Frames are handed to the encoder in ``yuv420p``: grey frames through a lookup table (BT.601
+limited range, what decoders assume for H.264 and what :func:`motionscope.io.video.read_video`
+converts back), RGB frames through OpenCV's I420 conversion, both far cheaper than a per-frame
+swscale call. Files are written atomically (temporary name, then rename).
 """
 
 from __future__ import annotations
@@ -21,17 +28,22 @@ import numpy as np
 from ..fsutil import atomic_path
 
 __all__ = ["gray_to_i420", "rgb_to_i420", "write_i420", "write_gray_mp4", "write_rgb_mp4",
-           "write_gif", "Y_LUT"]
+           "write_gif", "ClipEncoder", "Y_LUT", "DEFAULT_QP"]
 
 #: grey level -> BT.601 limited-range luma
 Y_LUT = np.round(16 + 219 * np.arange(256) / 255.0).astype(np.uint8)
+#: constant quantiser of the stimulus clips (about what crf 18 gives; 0 = lossless)
+DEFAULT_QP = 18
 
 
 def gray_to_i420(gray: np.ndarray) -> np.ndarray:
     """``(T, H, W)`` uint8 grey -> ``(T, H*3/2, W)`` planar I420 (neutral chroma)."""
+    import cv2
+
     T, H, W = gray.shape
     out = np.empty((T, H * 3 // 2, W), np.uint8)
-    np.take(Y_LUT, gray, out=out[:, :H])
+    for t in range(T):
+        cv2.LUT(np.ascontiguousarray(gray[t]), Y_LUT, dst=out[t, :H])
     out[:, H:] = 128
     return out
 
@@ -44,30 +56,95 @@ def rgb_to_i420(rgb: np.ndarray) -> np.ndarray:
                      for f in rgb])
 
 
-def write_i420(path: str | os.PathLike, yuv: np.ndarray, fps: float, crf: int = 18,
-               preset: str = "ultrafast") -> None:
-    """Encode ``(T, H*3/2, W)`` I420 frames as H.264 in ``path`` (mp4/mkv by suffix)."""
-    T, h3, W = yuv.shape
-    H = h3 * 2 // 3
-    if T < 1:
-        raise ValueError("a clip needs at least one frame")
-    if H % 2 or W % 2:
-        raise ValueError(f"H.264 4:2:0 needs an even frame size, got {H}x{W}")
-    rate = Fraction(float(fps)).limit_denominator(100000)
-    with atomic_path(path) as tmp, av.open(str(tmp), "w",
-                                           options={"fflags": "+bitexact"}) as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height = W, H
-        stream.pix_fmt = "yuv420p"
-        stream.thread_count = 1
-        stream.codec_context.flags |= av.codec.context.Flags.bitexact
-        stream.options = {"crf": str(int(crf)), "preset": preset, "threads": "1",
-                          "x264-params": "sliced-threads=0:lookahead-threads=1"}
+class ClipEncoder:
+    """One libx264 encoder that writes many short clips of one frame size (see module doc)."""
+
+    def __init__(self, width: int, height: int, qp: int = DEFAULT_QP,
+                 preset: str = "ultrafast"):
+        if width % 2 or height % 2:
+            raise ValueError(f"H.264 4:2:0 needs an even frame size, got {height}x{width}")
+        self.width, self.height = int(width), int(height)
+        enc = av.CodecContext.create("libx264", "w")
+        enc.width, enc.height, enc.pix_fmt = self.width, self.height, "yuv420p"
+        enc.time_base, enc.framerate = Fraction(1, 30), Fraction(30)
+        enc.thread_count = 1
+        enc.flags |= av.codec.context.Flags.bitexact
+        enc.options = {"qp": str(int(qp)), "preset": preset, "tune": "zerolatency",
+                       "threads": "1",
+                       "x264-params": "forced-idr=1:keyint=infinite:scenecut=0:repeat-headers=1"
+                                      ":sliced-threads=0:lookahead-threads=1"}
+        enc.open()
+        self._enc = enc
+        self._frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        self._pts = 0
+        self._idr = 0
+        blank = np.full((self.height * 3 // 2, self.width), 16, np.uint8)
+        blank[self.height:] = 128
+        self._encode(blank, key=True)  # the version SEI goes out with this discarded frame
+
+    def _encode(self, yuv: np.ndarray, key: bool) -> list:
+        H, W = self.height, self.width
+        f = self._frame
+        flat = yuv.reshape(-1)  # I420: Y (H*W), then U and V (H*W/4 each)
+        n, c = H * W, H * W // 4
+        planes = (flat[:n].reshape(H, W), flat[n:n + c].reshape(H // 2, W // 2),
+                  flat[n + c:].reshape(H // 2, W // 2))
+        for plane, data in zip(f.planes, planes):
+            if plane.line_size != data.shape[1]:  # rows padded for alignment
+                padded = np.zeros((data.shape[0], plane.line_size), np.uint8)
+                padded[:, :data.shape[1]] = data
+                data = padded
+            plane.update(np.ascontiguousarray(data))
+        f.pts = self._pts
+        self._pts += 1
+        f.pict_type = av.video.frame.PictureType.I if key else av.video.frame.PictureType.NONE
+        self._idr += bool(key)
+        return self._enc.encode(f)
+
+    def write(self, path: str | os.PathLike, yuv: np.ndarray, fps: float) -> None:
+        """Encode ``(T, H*3/2, W)`` I420 frames into the mp4 ``path`` at ``fps``."""
+        T, h3, W = yuv.shape
+        if (h3 * 2 // 3, W) != (self.height, self.width):
+            raise ValueError(f"this encoder writes {self.height}x{self.width} frames, got "
+                             f"{h3 * 2 // 3}x{W}")
+        if T < 1:
+            raise ValueError("a clip needs at least one frame")
+        if self._idr % 2:  # x264 alternates idr_pic_id: start every clip on the same parity
+            self._encode(yuv[0], key=True)
+        packets = []
         for t in range(T):
-            frame = av.VideoFrame.from_ndarray(yuv[t], format="yuv420p")
-            frame.pts = t
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+            packets += self._encode(yuv[t], key=t == 0)
+        if len(packets) != T:
+            raise RuntimeError(f"x264 returned {len(packets)} packets for {T} frames")
+        rate = Fraction(float(fps)).limit_denominator(100000)
+        with atomic_path(path) as tmp, av.open(str(tmp), "w",
+                                               options={"fflags": "+bitexact"}) as container:
+            stream = container.add_mux_stream("h264", rate=rate, width=self.width,
+                                              height=self.height)
+            tick = 1 / rate
+            stream.time_base = tick
+            for t, p in enumerate(packets):
+                p.pts = p.dts = t
+                p.duration = 1
+                p.time_base = tick  # in frames; the muxer rescales to its own time base
+                p.stream = stream
+                container.mux(p)
+
+
+_ENCODERS: dict[tuple, ClipEncoder] = {}
+
+
+def write_i420(path: str | os.PathLike, yuv: np.ndarray, fps: float, qp: int = DEFAULT_QP,
+               preset: str = "ultrafast") -> None:
+    """Encode ``(T, H*3/2, W)`` I420 frames as H.264 mp4 (one cached encoder per size)."""
+    T, h3, W = yuv.shape
+    key = (W, h3 * 2 // 3, int(qp), preset)
+    enc = _ENCODERS.get(key)
+    if enc is None:
+        if len(_ENCODERS) >= 8:
+            _ENCODERS.clear()
+        enc = _ENCODERS[key] = ClipEncoder(W, h3 * 2 // 3, qp, preset)
+    enc.write(path, yuv, fps)
 
 
 def write_gray_mp4(path, gray: np.ndarray, fps: float, **kw) -> None:

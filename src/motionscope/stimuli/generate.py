@@ -182,7 +182,7 @@ def _make_sample(job) -> dict:
                     _link_or_copy(Path(s.video), path)  # the original test video itself
                 else:
                     write_rgb_mp4(path, frames[idx], fps * len(idx) / len(frames),
-                                  crf=cfg["crf"], preset=cfg["preset"])
+                                  qp=cfg["qp"], preset=cfg["preset"])
                 res["results"][name] = {"rel": rel, "frames": int(len(idx))}
                 continue
             six = root / video_root("J-6P") / s.rel_for(CONDITIONS["J-6P"])
@@ -195,7 +195,7 @@ def _make_sample(job) -> dict:
             gray, fps, notes = render_condition(
                 cond, p, frames=cfg["frames"], size=size, threshold=cfg["threshold"],
                 radius=cfg["radius"], antialias=cfg["antialias"], rng=rng)
-            write_gray_mp4(path, gray, fps, crf=cfg["crf"], preset=cfg["preset"])
+            write_gray_mp4(path, gray, fps, qp=cfg["qp"], preset=cfg["preset"])
             res["results"][name] = {"rel": rel, "frames": int(len(gray))}
             res["notes"] += [f"{name}: {n}" for n in notes]
         except MotionscopeError as e:
@@ -258,7 +258,7 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
                      frames: int | None = 32, size: tuple[int, int] | None = None,
                      seed: int = 0, workers: int = 1, threshold: float = DEFAULT_THRESHOLD,
                      radius: float | None = None, antialias: bool | None = None,
-                     crf: int = 18, preset: str = "ultrafast", preview: str | None = None,
+                     qp: int = 18, preset: str = "ultrafast", preview: str | None = None,
                      limit: int | None = None, progress: bool = True,
                      strict: bool = False) -> Path:
     """Render the BMP ``conditions`` of every sample of ``source`` into ``out``; returns the
@@ -270,8 +270,9 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
     the world split (default ``test``); ``frames``: clip length (32; None keeps the source
     length); ``size``: output ``(H, W)`` (default: the source frame size); ``threshold``:
     keypoint visibility threshold; ``radius``: dot radius in pixels (default 5/1080 of the
-    frame height); ``antialias``: None chooses (see :mod:`.render`); ``preview``: ``gif`` or
-    ``mp4``; ``strict``: raise on the first sample that fails instead of recording it.
+    frame height); ``antialias``: None chooses (see :mod:`.render`); ``qp``: H.264 constant
+    quantiser (0 = lossless); ``preview``: ``gif`` or ``mp4``; ``strict``: raise on the first
+    sample that fails instead of recording it.
     """
     t0 = time.time()
     conds = parse_conditions(conditions)
@@ -303,7 +304,7 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
     cfg = {"conditions": [c.name for c in conds], "frames": None if frames is None else int(frames),
            "size": list(size) if size else None, "seed": int(seed), "threshold": float(threshold),
            "radius": None if radius is None else float(radius),
-           "antialias": None if antialias is None else bool(antialias), "crf": int(crf),
+           "antialias": None if antialias is None else bool(antialias), "qp": int(qp),
            "preset": str(preset), "pose": pose, "split": split, "labels": labels,
            "list": None if list_path is None else os.path.abspath(list_path),
            "source": os.path.abspath(source), "limit": limit}
