@@ -162,6 +162,25 @@ def _place_chair(rng: np.random.Generator, motion) -> dict:
     return chair
 
 
+_LAST_PERFORMANCE: dict = {}
+
+
+def _shared_performance(cfg: WorldConfig, cls, plan_perf: int, pid: int, replication: int):
+    """:func:`_performance`, remembered for the next call: the three cameras of a performance
+    are rendered one after the other by one worker (see :func:`generate_world`), and the
+    motion is the same for all of them. The cached arrays are read-only so that no caller can
+    change what the next camera sees."""
+    key = (cfg, cls.label, cls.ntu_id, plan_perf, pid, replication)
+    hit = _LAST_PERFORMANCE.get(key)
+    if hit is None:
+        hit = _performance(cfg, cls, plan_perf, pid, replication)
+        for a in (hit[1].joints, hit[3], hit[4]):
+            a.setflags(write=False)
+        _LAST_PERFORMANCE.clear()
+        _LAST_PERFORMANCE[key] = hit
+    return hit
+
+
 def _performance(cfg: WorldConfig, cls, plan_perf: int, pid: int, replication: int):
     """The motion of one performance and its placement (shared by its three cameras)."""
     perf = performer(cfg.seed, pid)
@@ -232,8 +251,8 @@ def _detector_keypoints(rng, out, layout: str, size):
 def render_plan(cfg: WorldConfig, plan: ClipPlan):
     """Generate and render one planned clip: ``(motion, RenderOut, extras)``."""
     cls = get_classes(cfg.classes)[plan.label]
-    perf, motion, yaw, centre, pos = _performance(cfg, cls, plan.performance, plan.performer,
-                                                  plan.replication)
+    perf, motion, yaw, centre, pos = _shared_performance(cfg, cls, plan.performance,
+                                                         plan.performer, plan.replication)
     to_world = _to_world_fn(yaw, centre, pos)
     joints_w = to_world(motion.joints)
     setup = setup_params(cfg.seed, plan.setup)
@@ -266,6 +285,12 @@ def _clip_paths(cfg: WorldConfig, plan: ClipPlan) -> dict:
     if "silhouette" in f:
         p["silhouette"] = f"silhouettes/{n}.npz"
     return p
+
+
+def _write_clips(args) -> list[dict]:
+    """Worker: the clips of one performance (its cameras), in order; returns their entries."""
+    root, cfg, plans = args
+    return [_write_clip((root, cfg, plan)) for plan in plans]
 
 
 def _write_clip(args) -> dict:
@@ -447,21 +472,40 @@ def _worker_init() -> None:
         pass
 
 
-def _run_jobs(fn, jobs: list, workers: int, bar) -> list:
+# one thread per worker process: the workers are the parallelism (set before they start, so
+# OpenBLAS/OpenMP read it when numpy loads)
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _run_jobs(fn, jobs: list, workers: int, bar, sizes: list[int] | None = None) -> list:
+    """``fn`` over ``jobs`` in order, in ``workers`` spawned processes; the bar advances by
+    ``sizes[i]`` (clips in job i, default 1) as each job finishes."""
     results = []
+    sizes = sizes or [1] * len(jobs)
     if workers <= 1 or len(jobs) <= 1:
         _worker_init()
-        for j in jobs:
+        for j, n in zip(jobs, sizes):
             results.append(fn(j))
             if bar is not None:
-                bar.update(1)
+                bar.update(n)
         return results
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
-        for r in pool.imap(fn, jobs, chunksize=1):
+    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
+    try:
+        for k in _THREAD_ENV:
+            os.environ.setdefault(k, "1")
+        pool = ctx.Pool(min(workers, len(jobs)), initializer=_worker_init)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        for r, n in zip(pool.imap(fn, jobs, chunksize=1), sizes):
             results.append(r)
             if bar is not None:
-                bar.update(1)
+                bar.update(n)
     return results
 
 
@@ -514,7 +558,12 @@ def generate_world(out: str | os.PathLike, *, classes="bmp10", clips_per_class: 
                 entries[p.name] = json.loads(f.read_text(encoding="utf-8"))
             except ValueError:
                 pass
-    jobs = [(str(root), cfg, p) for p in plans if p.name not in entries]
+    # one job per performance: its cameras share the motion (see _shared_performance)
+    groups: dict[tuple[int, int], list[ClipPlan]] = {}
+    for p in plans:
+        if p.name not in entries:
+            groups.setdefault((p.label, p.performance), []).append(p)
+    jobs = [(str(root), cfg, g) for g in groups.values()]
     bjobs = []
     behavior = {}
     if "behavior" in cfg.formats:
@@ -529,10 +578,11 @@ def generate_world(out: str | os.PathLike, *, classes="bmp10", clips_per_class: 
                 except ValueError:
                     pass
             bjobs.append((str(root), cfg, split, k))
-    bar = _progress(len(jobs) + len(bjobs), progress, "synth world")
+    bar = _progress(sum(len(g) for g in groups.values()) + len(bjobs), progress, "synth world")
     try:
-        for e in _run_jobs(_write_clip, jobs, workers, bar):
-            entries[e["name"]] = e
+        for es in _run_jobs(_write_clips, jobs, workers, bar, [len(j[2]) for j in jobs]):
+            for e in es:
+                entries[e["name"]] = e
         for (_, _, _, k), e in zip(bjobs, _run_jobs(_behavior_video, bjobs, workers, bar)):
             behavior[k] = e
     finally:
