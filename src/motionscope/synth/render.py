@@ -418,14 +418,17 @@ def _chair_texture(color: int) -> np.ndarray:
 
 
 def _visibility(canvas_depth, uv, zc, tol):
-    """A joint is visible when it is in the frame and no surface is in front of its limb."""
-    H, W = canvas_depth.shape
-    u = np.round(uv[:, 0]).astype(int)
-    v = np.round(uv[:, 1]).astype(int)
+    """A joint is visible when it is in the frame and no surface is in front of its limb.
+
+    ``canvas_depth (T, H, W)`` z-buffers (metres), ``uv (T, J, 2)``, ``zc (T, J)``, ``tol (J,)``.
+    """
+    T, H, W = canvas_depth.shape
+    u = np.round(uv[..., 0]).astype(int)
+    v = np.round(uv[..., 1]).astype(int)
     inside = (u >= 0) & (u < W) & (v >= 0) & (v < H) & (zc > 0.1)
-    vis = np.zeros(len(uv), bool)
-    k = np.nonzero(inside)[0]
-    vis[k] = canvas_depth[v[k], u[k]] >= zc[k] - tol[k]
+    vis = np.zeros(u.shape, bool)
+    t, j = np.nonzero(inside)
+    vis[t, j] = canvas_depth[t, v[t, j], u[t, j]] >= zc[t, j] - tol[j]
     return vis
 
 
@@ -482,33 +485,31 @@ def render_clip(joints_world: np.ndarray, shape: BodyShape, look: Appearance, se
                           setup.ambient, off)
     jc = cam.to_camera(joints_world)
     uv_all = cam.project(jc) + off[:, None, :]
-    rings, strength = _shadow_rings(cam, joints_world, off)
+    shadows = _shadow_ops(*_shadow_rings(cam, joints_world, off), H, W)
     rgb = np.empty((T, H, W, 3), np.uint8)
-    depth = np.empty((T, H, W), np.uint16)
     mask = np.empty((T, H, W), bool)
-    vis_all = np.empty(jc.shape[:2], bool)
     tol = _JOINT_TOL * shape.height * np.where(_TRUNK, max(shape.girth, 1.0), 1.0) + 0.02
-    zbuf = np.empty((H, W), np.float32)
+    zbuf = np.empty((T, H, W), np.float32)  # metres, every frame kept for the batched passes
     ids = np.empty((H, W), np.uint8)
-    for t in range(T):
-        dx, dy = off[t]
+    for t, (dx, dy) in enumerate(off.tolist()):
         ys = slice(JITTER_PAD - dy, JITTER_PAD - dy + H)
         xs = slice(JITTER_PAD - dx, JITTER_PAD - dx + W)
-        frame = rgb[t]
+        frame, z = rgb[t], zbuf[t]
         frame[:] = bg_rgb[ys, xs]
-        zbuf[:] = bg_depth[ys, xs]
+        z[:] = bg_depth[ys, xs]
         ids[:] = prop_ids[ys, xs]
-        _shadow(frame, rings[t], strength[t])
+        if shadows[t] is not None:
+            _shadow(frame, *shadows[t])
         if ball is not None:
-            ball.draw(t, frame, zbuf, ids, DISTRACTOR_ID)
-        person.draw(t, frame, zbuf, ids, PERSON_ID)
-        vis_all[t] = _visibility(zbuf, uv_all[t], jc[t, :, 2], tol)
+            ball.draw(t, frame, z, ids, DISTRACTOR_ID)
+        person.draw(t, frame, z, ids, PERSON_ID)
         np.equal(ids, PERSON_ID, out=mask[t])
-        # millimetres; every pixel sees the room, so there is always a reading (< 65.5 m)
-        np.multiply(zbuf, 1000.0, out=zbuf)
-        zbuf += 0.5
-        np.minimum(zbuf, 65535.0, out=zbuf)
-        depth[t] = zbuf
+    vis_all = _visibility(zbuf, uv_all, jc[..., 2], tol)
+    # millimetres; every pixel sees the room, so there is always a reading (< 65.5 m)
+    np.multiply(zbuf, 1000.0, out=zbuf)
+    zbuf += 0.5
+    np.minimum(zbuf, 65535.0, out=zbuf)
+    depth = zbuf.astype(np.uint16)
     return RenderOut(rgb=rgb, depth=depth, mask=mask, joints_cam=jc, joints_2d=uv_all,
                      visible=vis_all, jitter=off)
 
@@ -546,19 +547,32 @@ def _shadow_rings(cam: Camera, joints: np.ndarray, offset: np.ndarray):
     return uv, strength
 
 
-def _shadow(frame: np.ndarray, uv: np.ndarray, strength: float) -> None:
-    """A soft contact shadow on the floor under the body (drawn before the body)."""
-    if strength <= 0.01:
-        return
-    H, W = frame.shape[:2]
-    x0, y0 = np.maximum(np.floor(uv.min(0)).astype(int) - 3, 0)
-    x1, y1 = np.minimum(np.ceil(uv.max(0)).astype(int) + 4, [W, H])
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return
+def _shadow_ops(uv: np.ndarray, strength: np.ndarray, H: int, W: int) -> list:
+    """Per frame, the shadow's window ``(x0, y0, x1, y1)``, its outline in window fixed-point
+    pixels and its strength in 1/256 (None: no shadow), computed for all frames at once."""
+    lo = np.maximum(np.floor(uv.min(1)).astype(int) - 3, 0)                  # (T, 2)
+    hi = np.minimum(np.ceil(uv.max(1)).astype(int) + 4, [W, H])
+    poly = np.round((uv - lo[:, None, :]) * _ONE).astype(np.int32)           # (T, 16, 2)
+    ops = []
+    for t, ((x0, y0), (x1, y1), s) in enumerate(zip(lo.tolist(), hi.tolist(),
+                                                     strength.tolist())):
+        ok = s > 0.01 and x1 - x0 >= 2 and y1 - y0 >= 2
+        ops.append((x0, y0, x1, y1, poly[t], int(s * 256)) if ok else None)
+    return ops
+
+
+def _shadow(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int, poly: np.ndarray,
+            s256: int) -> None:
+    """A soft contact shadow on the floor under the body (drawn before the body): the frame is
+    darkened by ``1 - s * blurred ellipse`` in 8-bit fixed point."""
     m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillConvexPoly(m, np.round((uv - [x0, y0]) * _ONE).astype(np.int32), 255, cv2.LINE_8,
-                       _SHIFT)
-    m = cv2.blur(m, (5, 5))
-    k = 256 - ((m.astype(np.uint16) * int(strength * 256)) >> 8)
+    cv2.fillConvexPoly(m, poly, 255, cv2.LINE_8, _SHIFT)
+    k = cv2.blur(m, (5, 5)).astype(np.uint16)
+    k *= s256
+    k >>= 8
+    np.subtract(256, k, out=k)
     sub = frame[y0:y1, x0:x1]
-    sub[:] = (sub.astype(np.uint16) * k[..., None] >> 8).astype(np.uint8)
+    dark = sub.astype(np.uint16)
+    dark *= k[..., None]
+    dark >>= 8
+    sub[:] = dark
