@@ -55,3 +55,18 @@ def test_gif(tmp_path):
     write_gif(tmp_path / "g.gif", _dots(4), fps=5)
     with Image.open(tmp_path / "g.gif") as im:
         assert im.n_frames == 6 and im.size == (64, 48) and im.info["duration"] == 200
+
+
+def test_sparse_clips_encode_like_dense_ones(tmp_path):
+    from motionscope.stimuli.render import draw_dots, draw_dots_sparse
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 60, (5, 7, 2))
+    alpha = rng.uniform(0.3, 1.0, (5, 7))
+    sparse = draw_dots_sparse(xy, alpha, (48, 64), 1.4)
+    dense = draw_dots(xy, alpha, (48, 64), 1.4)
+    assert np.array_equal(sparse.dense(), dense) and len(sparse) == 5
+    assert np.array_equal(sparse.take([4, 0, 0]).dense(), dense[[4, 0, 0]])
+    write_gray_mp4(tmp_path / "d.mp4", dense, 10.0)
+    write_gray_mp4(tmp_path / "s.mp4", sparse, 10.0)
+    assert (tmp_path / "d.mp4").read_bytes() == (tmp_path / "s.mp4").read_bytes()

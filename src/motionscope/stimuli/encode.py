@@ -76,46 +76,72 @@ class ClipEncoder:
         enc.open()
         self._enc = enc
         self._frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        # writable views of the frame's planes (rows may be padded to an aligned line size)
+        self._planes = [np.frombuffer(memoryview(p), np.uint8).reshape(-1, p.line_size)
+                        for p in self._frame.planes]
         self._pts = 0
         self._idr = 0
-        blank = np.full((self.height * 3 // 2, self.width), 16, np.uint8)
-        blank[self.height:] = 128
-        self._encode(blank, key=True)  # the version SEI goes out with this discarded frame
+        self._fill_gray(np.zeros(0, np.int64), np.zeros(0, np.uint8))
+        self._encode(key=True)  # the version SEI goes out with this discarded frame
 
-    def _encode(self, yuv: np.ndarray, key: bool) -> list:
+    def _fill_i420(self, yuv: np.ndarray) -> None:
         H, W = self.height, self.width
-        f = self._frame
         flat = yuv.reshape(-1)  # I420: Y (H*W), then U and V (H*W/4 each)
         n, c = H * W, H * W // 4
-        planes = (flat[:n].reshape(H, W), flat[n:n + c].reshape(H // 2, W // 2),
-                  flat[n + c:].reshape(H // 2, W // 2))
-        for plane, data in zip(f.planes, planes):
-            if plane.line_size != data.shape[1]:  # rows padded for alignment
-                padded = np.zeros((data.shape[0], plane.line_size), np.uint8)
-                padded[:, :data.shape[1]] = data
-                data = padded
-            plane.update(np.ascontiguousarray(data))
+        self._planes[0][:H, :W] = flat[:n].reshape(H, W)
+        self._planes[1][:H // 2, :W // 2] = flat[n:n + c].reshape(H // 2, W // 2)
+        self._planes[2][:H // 2, :W // 2] = flat[n + c:].reshape(H // 2, W // 2)
+
+    def _fill_gray(self, index: np.ndarray, value: np.ndarray) -> None:
+        """A black frame with grey pixels ``value`` at flat (H, W) positions ``index``."""
+        y = self._planes[0]
+        y[:] = 16
+        self._planes[1][:] = 128
+        self._planes[2][:] = 128
+        if len(index):
+            r, c = np.divmod(index, self.width)
+            y[r, c] = Y_LUT[value]
+
+    def _encode(self, key: bool) -> list:
+        f = self._frame
         f.pts = self._pts
         self._pts += 1
         f.pict_type = av.video.frame.PictureType.I if key else av.video.frame.PictureType.NONE
         self._idr += bool(key)
         return self._enc.encode(f)
 
-    def write(self, path: str | os.PathLike, yuv: np.ndarray, fps: float) -> None:
-        """Encode ``(T, H*3/2, W)`` I420 frames into the mp4 ``path`` at ``fps``."""
-        T, h3, W = yuv.shape
-        if (h3 * 2 // 3, W) != (self.height, self.width):
-            raise ValueError(f"this encoder writes {self.height}x{self.width} frames, got "
-                             f"{h3 * 2 // 3}x{W}")
+    def _clip(self, fill, T: int) -> list:
         if T < 1:
             raise ValueError("a clip needs at least one frame")
         if self._idr % 2:  # x264 alternates idr_pic_id: start every clip on the same parity
-            self._encode(yuv[0], key=True)
+            fill(0)
+            self._encode(key=True)
         packets = []
         for t in range(T):
-            packets += self._encode(yuv[t], key=t == 0)
+            fill(t)
+            packets += self._encode(key=t == 0)
         if len(packets) != T:
             raise RuntimeError(f"x264 returned {len(packets)} packets for {T} frames")
+        return packets
+
+    def _check(self, h: int, w: int) -> None:
+        if (h, w) != (self.height, self.width):
+            raise ValueError(f"this encoder writes {self.height}x{self.width} frames, got "
+                             f"{h}x{w}")
+
+    def write(self, path: str | os.PathLike, yuv: np.ndarray, fps: float) -> None:
+        """Encode ``(T, H*3/2, W)`` I420 frames into the mp4 ``path`` at ``fps``."""
+        T, h3, W = yuv.shape
+        self._check(h3 * 2 // 3, W)
+        self._mux(path, self._clip(lambda t: self._fill_i420(yuv[t]), T), fps)
+
+    def write_sparse(self, path: str | os.PathLike, clip, fps: float) -> None:
+        """Encode a grey :class:`~motionscope.stimuli.render.SparseClip` (lit pixels only)."""
+        T, H, W = clip.shape
+        self._check(H, W)
+        self._mux(path, self._clip(lambda t: self._fill_gray(*clip.frame(t)), T), fps)
+
+    def _mux(self, path, packets: list, fps: float) -> None:
         rate = Fraction(float(fps)).limit_denominator(100000)
         with atomic_path(path) as tmp, av.open(str(tmp), "w",
                                                options={"fflags": "+bitexact"}) as container:
@@ -134,22 +160,32 @@ class ClipEncoder:
 _ENCODERS: dict[tuple, ClipEncoder] = {}
 
 
-def write_i420(path: str | os.PathLike, yuv: np.ndarray, fps: float, qp: int = DEFAULT_QP,
-               preset: str = "ultrafast") -> None:
-    """Encode ``(T, H*3/2, W)`` I420 frames as H.264 mp4 (one cached encoder per size)."""
-    T, h3, W = yuv.shape
-    key = (W, h3 * 2 // 3, int(qp), preset)
+def _encoder(width: int, height: int, qp: int, preset: str) -> ClipEncoder:
+    key = (int(width), int(height), int(qp), preset)
     enc = _ENCODERS.get(key)
     if enc is None:
         if len(_ENCODERS) >= 8:
             _ENCODERS.clear()
-        enc = _ENCODERS[key] = ClipEncoder(W, h3 * 2 // 3, qp, preset)
-    enc.write(path, yuv, fps)
+        enc = _ENCODERS[key] = ClipEncoder(width, height, qp, preset)
+    return enc
 
 
-def write_gray_mp4(path, gray: np.ndarray, fps: float, **kw) -> None:
-    """Grey ``(T, H, W)`` frames -> H.264 mp4."""
-    write_i420(path, gray_to_i420(gray), fps, **kw)
+def write_i420(path: str | os.PathLike, yuv: np.ndarray, fps: float, qp: int = DEFAULT_QP,
+               preset: str = "ultrafast") -> None:
+    """Encode ``(T, H*3/2, W)`` I420 frames as H.264 mp4 (one cached encoder per size)."""
+    T, h3, W = yuv.shape
+    _encoder(W, h3 * 2 // 3, qp, preset).write(path, yuv, fps)
+
+
+def write_gray_mp4(path, gray, fps: float, qp: int = DEFAULT_QP,
+                   preset: str = "ultrafast") -> None:
+    """Grey ``(T, H, W)`` frames, or a :class:`~motionscope.stimuli.render.SparseClip`, as
+    H.264 mp4."""
+    if isinstance(gray, np.ndarray):
+        write_i420(path, gray_to_i420(gray), fps, qp, preset)
+        return
+    T, H, W = gray.shape
+    _encoder(W, H, qp, preset).write_sparse(path, gray, fps)
 
 
 def write_rgb_mp4(path, rgb: np.ndarray, fps: float, **kw) -> None:

@@ -39,7 +39,14 @@ from .conditions import (
 )
 from .encode import write_gray_mp4, write_rgb_mp4
 from .halpe import Pose
-from .render import DEFAULT_THRESHOLD, dot_radius, draw_dots, joint_dots, scale_points, sp_dots
+from .render import (
+    DEFAULT_THRESHOLD,
+    dot_radius,
+    draw_dots_sparse,
+    joint_dots,
+    scale_points,
+    sp_dots,
+)
 from .sources import SampleSource, discover, load_pose, load_video
 
 __all__ = ["generate_stimuli", "render_condition", "condition_rng", "STIMULI_JSON",
@@ -74,8 +81,10 @@ def _even(size: tuple[int, int]) -> tuple[int, int]:
 def render_condition(cond: Condition | str, pose: Pose, *, frames: int | None = 32,
                      size: tuple[int, int] | None = None, threshold: float = DEFAULT_THRESHOLD,
                      radius: float | None = None, antialias: bool | None = None,
-                     rng: np.random.Generator | None = None) -> tuple[np.ndarray, float, list]:
-    """Render a joint or SP condition from ``pose``: ``(frames (T, H, W) uint8, fps, notes)``.
+                     rng: np.random.Generator | None = None, sparse: bool = False
+                     ) -> tuple[np.ndarray, float, list]:
+    """Render a joint or SP condition from ``pose``: ``(frames (T, H, W) uint8, fps, notes)``
+    (``sparse=True``: the frames as a :class:`~motionscope.stimuli.render.SparseClip`).
 
     Joint conditions drop the frames in which nobody is detected (the official stimuli have no
     such frames), then take the condition's frame indices over what is left. SP conditions
@@ -102,8 +111,8 @@ def render_condition(cond: Condition | str, pose: Pose, *, frames: int | None = 
         idx = condition_indices(cond, len(kept), frames, rng)
         p = pose.select(kept[idx])
         xy, alpha = joint_dots(p, cond.points, threshold)
-        gray = draw_dots(scale_points(xy, pose.image_size, size), alpha, size, r, aa)
-        return gray, pose.fps * len(idx) / len(kept), notes
+        clip = draw_dots_sparse(scale_points(xy, pose.image_size, size), alpha, size, r, aa)
+        return (clip if sparse else clip.dense()), pose.fps * len(idx) / len(kept), notes
     base = sample_indices(T, frames)
     sub = pose.select(base)
     if frames is not None:
@@ -117,12 +126,12 @@ def render_condition(cond: Condition | str, pose: Pose, *, frames: int | None = 
         notes.append("clip shorter than the SP lifetime: dots never move along the limbs")
     sub = sub.select(keep)
     xy, alpha = sp_dots(sub, cond.limbs, cond.lifetime, rng, threshold, integer=not aa)
-    gray = draw_dots(scale_points(xy, pose.image_size, size), alpha, size, r, aa)
+    clip = draw_dots_sparse(scale_points(xy, pose.image_size, size), alpha, size, r, aa)
     if frames is not None and keep.size < len(base):
         notes.append("frames without a detected person dropped, then replicated to "
                      f"{frames} frames")
-        gray = gray[replication_indices(keep.size, frames)]
-    return gray, pose.fps * len(base) / T, notes
+        clip = clip.take(replication_indices(keep.size, frames))
+    return (clip if sparse else clip.dense()), pose.fps * len(base) / T, notes
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -194,7 +203,7 @@ def _make_sample(job) -> dict:
             size = size_cfg or _even(p.image_size)
             gray, fps, notes = render_condition(
                 cond, p, frames=cfg["frames"], size=size, threshold=cfg["threshold"],
-                radius=cfg["radius"], antialias=cfg["antialias"], rng=rng)
+                radius=cfg["radius"], antialias=cfg["antialias"], rng=rng, sparse=True)
             write_gray_mp4(path, gray, fps, qp=cfg["qp"], preset=cfg["preset"])
             res["results"][name] = {"rel": rel, "frames": int(len(gray))}
             res["notes"] += [f"{name}: {n}" for n in notes]

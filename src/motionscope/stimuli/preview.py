@@ -90,9 +90,11 @@ def write_previews(root: str | os.PathLike, manifest: dict, kind: str = "gif",
 
 
 def contact_sheet(root: str | os.PathLike, conditions, path: str | os.PathLike,
-                  frames: int = 6, tile_height: int = 96, index: int = 0) -> Path:
-    """A PNG with one row per condition (first sample, ``frames`` frames spread over the
-    32-frame clip) and the condition name on the left: the pictures of docs/bmp.md."""
+                  frames: int = 6, tile_height: int = 96, index: int = 0,
+                  crop: tuple[float, float, float, float] | None = None) -> Path:
+    """A PNG with one row per condition (sample ``index``, ``frames`` frames spread over the
+    32-frame clip) and the condition name on the left: the pictures of docs/bmp.md.
+    ``crop``: (top, bottom, left, right) fractions of the frame to keep."""
     import cv2
 
     root = Path(root)
@@ -103,6 +105,9 @@ def contact_sheet(root: str | os.PathLike, conditions, path: str | os.PathLike,
         if clip is None:
             continue
         clip = clip[replication_indices(len(clip), CLIP_FRAMES)]
+        if crop is not None:
+            H, W = clip.shape[1:3]
+            clip = clip[:, int(crop[0] * H):int(crop[1] * H), int(crop[2] * W):int(crop[3] * W)]
         pick = np.linspace(0, CLIP_FRAMES - 1, frames).round().astype(int)
         strip = _fit(clip[pick], tile_height)
         gap = np.full((tile_height, 3, 3), 64, np.uint8)

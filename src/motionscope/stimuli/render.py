@@ -22,13 +22,16 @@ uint8 blending up to one grey level where dots overlap.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .conditions import SP_LIMBS
 from .halpe import Pose
 
 __all__ = ["OFFICIAL_RADIUS", "OFFICIAL_HEIGHT", "DEFAULT_THRESHOLD", "dot_radius",
-           "joint_dots", "sp_dots", "draw_dots", "scale_points", "disc_template"]
+           "joint_dots", "sp_dots", "draw_dots", "draw_dots_sparse", "SparseClip", "scale_points",
+           "disc_template"]
 
 #: the official dot radius (px) on NTU's 1920x1080 frames
 OFFICIAL_RADIUS = 5
@@ -119,17 +122,49 @@ def disc_template(radius: int) -> np.ndarray:
     return _TEMPLATES[r]
 
 
-def draw_dots(xy: np.ndarray, alpha: np.ndarray, size: tuple[int, int], radius: float,
-              antialias: bool = True) -> np.ndarray:
-    """Render dots ``xy (T, N, 2)`` with opacities ``alpha (T, N)`` into ``(T, H, W)`` uint8
-    grey frames (white on black). Dots with alpha 0 or NaN positions are skipped."""
+@dataclass
+class SparseClip:
+    """Grey frames ``(T, H, W)`` that are black except at a few pixels: sorted flat indices
+    into the clip and their uint8 values. Point-light clips are >99% black, so rendering and
+    encoding only the lit pixels is what makes stimulus generation fast."""
+
+    shape: tuple[int, int, int]
+    index: np.ndarray  # (K,) int64, sorted, into the flattened (T, H, W) clip
+    value: np.ndarray  # (K,) uint8
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(int(np.prod(self.shape)), np.uint8)
+        out[self.index] = self.value
+        return out.reshape(self.shape)
+
+    def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lit pixels of frame ``t``: flat indices into (H, W) and values."""
+        hw = self.shape[1] * self.shape[2]
+        lo, hi = np.searchsorted(self.index, [t * hw, (t + 1) * hw])
+        return self.index[lo:hi] - t * hw, self.value[lo:hi]
+
+    def take(self, frames) -> SparseClip:
+        """The clip made of ``frames`` (indices, any order, repeats allowed)."""
+        hw = self.shape[1] * self.shape[2]
+        parts = [self.frame(int(f)) for f in frames]
+        index = np.concatenate([i + k * hw for k, (i, _) in enumerate(parts)] or [[]])
+        value = np.concatenate([v for _, v in parts] or [[]])
+        return SparseClip((len(parts),) + tuple(self.shape[1:]), index.astype(np.int64),
+                          value.astype(np.uint8))
+
+
+def draw_dots_sparse(xy: np.ndarray, alpha: np.ndarray, size: tuple[int, int], radius: float,
+                     antialias: bool = True) -> SparseClip:
+    """:func:`draw_dots` as a :class:`SparseClip` (only the lit pixels)."""
     T = alpha.shape[0]
     H, W = size
-    out = np.zeros(T * H * W, np.uint8)
     valid = (alpha > 0) & np.isfinite(xy).all(-1)
     t_idx, n_idx = np.nonzero(valid)
     if len(t_idx) == 0:
-        return out.reshape(T, H, W)
+        return SparseClip((T, H, W), np.zeros(0, np.int64), np.zeros(0, np.uint8))
     cx = xy[t_idx, n_idx, 0].astype(np.float64)
     cy = xy[t_idx, n_idx, 1].astype(np.float64)
     a = alpha[t_idx, n_idx].astype(np.float64)
@@ -155,5 +190,13 @@ def draw_dots(xy: np.ndarray, alpha: np.ndarray, size: tuple[int, int], radius: 
     log_t = np.log1p(-np.minimum(w[keep], 1.0 - 1e-7))  # log transmittance of each dot
     uniq, inv = np.unique(flat, return_inverse=True)
     trans = np.exp(np.bincount(inv, weights=log_t, minlength=len(uniq)))
-    out[uniq] = np.clip(np.rint(255.0 * (1.0 - trans)), 0, 255).astype(np.uint8)
-    return out.reshape(T, H, W)
+    val = np.clip(np.rint(255.0 * (1.0 - trans)), 0, 255).astype(np.uint8)
+    lit = val > 0
+    return SparseClip((T, H, W), uniq[lit], val[lit])
+
+
+def draw_dots(xy: np.ndarray, alpha: np.ndarray, size: tuple[int, int], radius: float,
+              antialias: bool = True) -> np.ndarray:
+    """Render dots ``xy (T, N, 2)`` with opacities ``alpha (T, N)`` into ``(T, H, W)`` uint8
+    grey frames (white on black). Dots with alpha 0 or NaN positions are skipped."""
+    return draw_dots_sparse(xy, alpha, size, radius, antialias).dense()
