@@ -78,6 +78,30 @@ optim: {{name: sgd, lr: 0.01}}
     assert str(run) in res["files"]["csv"]  # default output: <run>/bmp
 
 
+def test_bmp_eval_mp_clips_run(tiny_world, tiny_stimuli, tmp_path):
+    """A run read as MP reads clips (replication rule, short side, centre crop) is evaluated
+    through the same dataset."""
+    from motionscope.data import mp_cache  # noqa: F401  (registers mp_clips)
+
+    preset = tmp_path / "tiny_mp_clips.yaml"
+    preset.write_text(f"""# tiny clip CNN read as MP clips
+task: classify
+model: {{name: clip_cnn3d, args: {{num_classes: 2, width: 4}}}}
+data:
+  name: mp_clips
+  root: {tiny_world}
+  args: {{source: world_clips, format: videos, frames: 8, size: 32, resize: null,
+          crop: batch, flip: true}}
+  num_classes: 2
+  batch_size: 4
+  val_split: null
+optim: {{name: sgd, lr: 0.01}}
+""")
+    run = _train(tmp_path, str(preset), [], "mpc")
+    res = bmp_eval(str(run), str(tiny_stimuli), conditions="J-6P,RGB-3F", progress=False)
+    assert [(r["condition"], r["clips"]) for r in res["rows"]] == [("RGB-3F", 6), ("J-6P", 6)]
+
+
 def test_bmp_eval_bad_input(clip_run, tiny_stimuli, tmp_path):
     with pytest.raises(DataError, match="no stimuli.json"):
         bmp_eval(str(clip_run), str(tmp_path), progress=False)

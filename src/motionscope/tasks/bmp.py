@@ -7,7 +7,10 @@ chart (PNG) put ours beside the paper's MP, its best baseline and humans (Tab. S
 
 How clips are read:
 
-* runs trained on a video dataset (``videos``, ``world_clips``, ``rawframes``) read each
+* runs trained on MP clips (``data.name=mp_clips``) read each condition through that dataset
+  (``source: videos``, ``data.root=<stimuli>/<COND>``) with the run's ``frames``, ``size``,
+  ``resize``, ``mean`` and ``std``: the replication rule and the centre crop of its test split;
+* runs trained on another video dataset (``videos``, ``world_clips``, ``rawframes``) read each
   condition with ``data.name=videos``, ``data.root=<stimuli>/<COND>`` and the run's own clip
   options (segments, input size, normalisation, test views), i.e. exactly as its test split;
 * other runs (e.g. the ``synthetic_clip`` smoke presets) read clips with the BMP test-time
@@ -47,7 +50,7 @@ from ..stimuli.conditions import (
 
 __all__ = ["bmp_eval", "StimulusClips", "paper_row", "write_bmp_table", "plot_bmp_chart"]
 
-_VIDEO_DATASETS = ("videos", "world_clips", "rawframes")
+_VIDEO_DATASETS = ("videos", "world_clips", "rawframes", "mp_clips")
 # data.args keys of the video datasets that do not describe how a clip is read
 _NOT_CLIP_ARGS = ("list", "videos_dir", "format", "world", "num_frames_from", "frames_dir",
                   "template", "start_index", "classes", "sep")
@@ -120,7 +123,18 @@ def _load_run(run: str, overrides: list[str] | None):
 
 def _condition_dataset(cfg, cond_root: Path, list_rel: str, num_classes: int) -> Dataset:
     data = cfg.data
-    args = dict(data.args)
+    args = OmegaConf.to_container(data.args, resolve=True)
+    if data.name == "mp_clips":  # the MP reading: replication rule, resize, centre crop
+        from ..data import mp_cache  # noqa: F401  (registers mp_clips)
+        from ..data.datasets import build_dataset
+
+        keep = ("frames", "size", "resize", "crop", "flip", "mean", "std")
+        node = OmegaConf.create({
+            "name": "mp_clips", "root": str(cond_root), "num_classes": num_classes,
+            "train_split": "__train__",
+            "args": {**{k: args[k] for k in keep if k in args}, "source": "videos",
+                     "list": list_rel, "videos_dir": "videos"}})
+        return build_dataset(node, "test")
     if data.name in _VIDEO_DATASETS:
         from ..data.datasets import build_dataset
 
