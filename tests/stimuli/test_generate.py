@@ -238,3 +238,39 @@ def test_previews(tiny_world, tmp_path):
 
     with Image.open(out / prev["all"]) as im:
         assert im.n_frames == 32 and im.size[0] > im.size[1]
+
+
+def test_ntu_root_with_the_official_bmp_lists(tiny_world, tmp_path, shared_data):
+    """An NTU RGB+D layout (``nturgb+d_skeletons/``, ``nturgb+d_rgb/*_rgb.avi``) and the
+    official ``test_RGB.csv`` as it is: the lines we write are the official lines, and the view
+    subsets are those of the official viewpoint lists."""
+    from motionscope.io.video import write_video
+
+    protocols = shared_data("point_light", "motion_perceiver_protocols")
+    official = (protocols / "test_RGB.csv").read_text().split()
+    man = json.loads((tiny_world / "manifest.json").read_text())
+    root = tmp_path / "ntu"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    (root / "nturgb+d_rgb").mkdir()
+    picked = [official[0], official[1], official[5]]
+    for line, clip in zip(picked, man["clips"]):
+        name = line.split("/")[1][:20]
+        shutil.copy(tiny_world / clip["paths"]["skeleton"],
+                    root / "nturgb+d_skeletons" / f"{name}.skeleton")
+        frames = read_video(tiny_world / clip["paths"]["video"])
+        write_video(root / "nturgb+d_rgb" / f"{name}_rgb.avi", frames, fps=30, codec="mpeg4")
+    out = generate_stimuli(root, tmp_path / "bmp", "RGB,J-6P,ICV", size=(64, 112),
+                           list_path=str(protocols / "test_RGB.csv"), progress=False).parent
+    m = _manifest(out)
+    assert m["samples"] == 3 and m["source"]["missing_from_source"] == len(official) - 3
+    assert m["classes"][0] == "pick up"
+    rgb = (out / m["conditions"]["RGB"]["list"]).read_text().split()
+    assert rgb == picked
+    j6 = (out / m["conditions"]["J-6P"]["list"]).read_text().split()
+    assert j6 == [x.replace("/", "/AlphaPose_") for x in picked]
+    for v in (0, 45, 90):
+        ours = set((out / m["conditions"][f"J-6P-{v}V"]["list"]).read_text().split())
+        theirs = set((protocols / f"test_6JOINTS_viewpoint_{v}.csv").read_text().split())
+        assert ours <= theirs and ours == theirs & set(j6)
+    clip = read_video(_clips(out, "J-6P")[0].path)
+    assert clip.shape == (32, 64, 112, 3)
