@@ -20,8 +20,8 @@ does not depend on any trained weight, so it can be computed once per (sample, c
 and stored (``cache``). A cached entry is only reused for exactly the same pixels: the key
 holds the backbone, the clip reading options, the sample and the crop offset and flip. With
 the official random per-batch offset (175 positions on 224 x 398 frames) the cache would
-almost never hit; it pays off with ``crop: center`` or with square frames, where only the two
-flips exist (the embedded world presets).
+almost never hit; it pays off with ``crop: center`` or with square frames of side ``size``,
+where only the two flips exist.
 """
 
 from __future__ import annotations
