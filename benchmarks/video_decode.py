@@ -19,7 +19,10 @@ Measured:
 * ``random_access_32``: :meth:`VideoReader.read` of 32 sorted random frames of the 300 (a
   training clip; x264's default 250-frame GOP means this decodes most of the file), counting
   returned frames;
-* ``write_video``: encoding speed of the writer.
+* ``write_video``: encoding speed of the writer;
+* ``world_clips``: the embedded world's own mp4s (32 frames at 224x224, written by
+  ``generate_world``'s defaults), ``decode_only`` and ``read_video`` over ten clip files one
+  after another (open and decoder set-up included) and over the same frames in one file.
 """
 
 from __future__ import annotations
@@ -95,6 +98,36 @@ def _median_rate(fn, frames: int, repeats: int) -> dict:
     return _summary(frames, [_timed(fn) for _ in range(repeats)])
 
 
+def _world_section(d: Path, repeats: int, n_clips: int = 10) -> dict:
+    """Decode speed of the embedded world's own mp4s: one 32-frame 224x224 clip per class,
+    rendered and written exactly as ``generate_world`` does (``write_video`` defaults:
+    ultrafast, crf 18; 10 fps), read one file after another (so the per-file open and
+    decoder set-up count), and the same frames as one long file (the codec's rate alone)."""
+    from motionscope.synth.actions import get_classes
+    from motionscope.synth.camera import plan_world
+    from motionscope.synth.export import WorldConfig, render_plan
+
+    cfg = WorldConfig()
+    plans = plan_world(get_classes(cfg.classes), n_clips)[::n_clips][:n_clips]
+    paths, frames = [], []
+    for i, plan in enumerate(plans):
+        rgb = render_plan(cfg, plan)[1].rgb
+        paths.append(d / f"world_{i:02d}.mp4")
+        write_video(paths[-1], rgb, fps=cfg.fps, crf=cfg.crf)
+        frames.append(rgb)
+    long = d / "world_long.mp4"
+    write_video(long, np.concatenate(frames), fps=cfg.fps, crf=cfg.crf)
+    F = sum(len(f) for f in frames)
+    res = {}
+    for name, fn in (("decode_only", _decode_only), ("read_video", read_video)):
+        res[f"clips_{name}"] = _median_rate(lambda fn=fn: [fn(p) for p in paths], F, repeats)
+        res[f"one_file_{name}"] = _median_rate(lambda fn=fn: fn(long), F, repeats)
+    return {"clips": len(paths), "frames_per_clip": cfg.frames, "size": list(cfg.size),
+            "fps": cfg.fps, "crf": cfg.crf, "preset": "ultrafast",
+            "bytes_per_clip": int(np.mean([p.stat().st_size for p in paths])),
+            "results": res}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -132,6 +165,7 @@ def main() -> None:
                     r.read(next(idx))
 
             results[preset]["random_access_32"] = _median_rate(random_clip, 32, args.repeats)
+        world = _world_section(Path(d), args.repeats)
     default = results[PRESETS[0]]
     result = {
         "benchmark": "video_decode",
@@ -143,6 +177,9 @@ def main() -> None:
         "pass_decode_only_default_encoding":
             default["decode_only"]["frames_per_cpu_s"] >= 1000,
         "pass_read_video_default_encoding": default["read_video"]["frames_per_cpu_s"] >= 1000,
+        "world_clips": world,
+        "pass_read_video_world_clips":
+            world["results"]["clips_read_video"]["frames_per_cpu_s"] >= 1000,
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python":
                     platform.python_version(), "pyav": av.__version__,
                     "ffmpeg_libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
