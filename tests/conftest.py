@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +24,7 @@ try:
 except ImportError:
     pass
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MOTIONSCOPE_SHARED", REPO.parent / "shared"))
-
-
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with the reason when it is absent."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"real sample {p} not present (../shared is not beside the checkout)")
-    return p
+from motionscope.testing import REPO, SHARED, shared_path  # noqa: E402,F401  (re-exported)
 
 
 @pytest.fixture

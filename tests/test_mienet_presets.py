@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import shared_path
 from motionscope.config import list_presets, load_config
+from motionscope.testing import shared_path
 
 # spec section 8, "Training recipe" (the official scripts), transcribed
 RECIPE = {

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import motionscope.data.mp_cache  # noqa: F401  (registers data.name=mp_clips)
-from conftest import shared_path
 from motionscope.config import list_presets, load_config
+from motionscope.testing import shared_path
 
 MP_PRESETS = ["mp_bmp", "enmp_bmp", "mp_ntu60", "mp_nwucla", "mp_world", "enmp_world",
               "cnn3d_bmp_world"]

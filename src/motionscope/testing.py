@@ -1,0 +1,24 @@
+"""Helpers for tests of motionscope and of code built on it (like ``numpy.testing``).
+
+``shared_path("data", "ntu_rgbd_skeleton_samples")`` returns a path under the ``shared/`` folder
+beside the checkout (or ``$MOTIONSCOPE_SHARED``) and skips the calling test, with the reason, when
+it is absent, so the package still tests standalone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("MOTIONSCOPE_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or ``pytest.skip`` with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        import pytest
+
+        pytest.skip(f"real sample {p} not present (../shared is not beside the checkout)")
+    return p
