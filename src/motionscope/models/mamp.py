@@ -115,6 +115,23 @@ class _Encoder(nn.Module):
     (``joints_embed.*``, ``pos_embed``, ``blocks.i.*``, ``norm.*``) are kept.
     """
 
+    def param_groups(self, optim_cfg) -> list[dict]:
+        """The engine's optimiser hook: the official groups of main_finetune/main_pretrain.
+
+        With ``optim.layer_decay`` set, the BEiT-style layer-wise decay of ``util/lr_decay.py``
+        (:func:`param_groups_lrd`); otherwise timm's weight-decay rule
+        (:func:`param_groups_weight_decay`). Frozen parameters (linear probe) are left out.
+        """
+        wd = optim_cfg.weight_decay
+        if optim_cfg.layer_decay is not None:
+            groups = param_groups_lrd(self, wd, optim_cfg.layer_decay)
+        else:
+            groups = param_groups_weight_decay(self, wd)
+        for g in groups:  # the engine sets weight_decay = optim.weight_decay * wd_scale
+            g["wd_scale"] = 1.0 if g.pop("weight_decay") > 0 else 0.0
+            g.pop("name", None)
+        return [g for g in groups if g["params"]]
+
     def _build_encoder(self, dim_in: int, dim_feat: int, depth: int, num_heads: int,
                        mlp_ratio: float, num_frames: int, num_joints: int, patch_size: int,
                        t_patch_size: int, qkv_bias: bool, drop_rate: float,
