@@ -261,3 +261,16 @@ def test_unlabelled_samples_need_the_flag(tmp_path):
                             "data.args={unlabelled: true, window: 16}"), "train")
     assert ds.labels is None and len(ds) == 4  # no class checks apply to pre-training data
     assert ds[3]["label"] == -1 and ds[3]["skeleton"].shape == (3, 16, 20, 1)
+
+
+def test_keep_persons_drops_the_duplicated_second_person(tmp_path):
+    _npz(tmp_path / "a.npz")
+    d = _cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={keep_persons: 1, window: 40}")
+    full = build_dataset(_cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={window: 40}"),
+                         "test")
+    one = build_dataset(d, "test")
+    assert one[0]["skeleton"].shape == (3, 40, 25, 1)
+    torch.testing.assert_close(one[0]["skeleton"], full[0]["skeleton"][..., :1])
+    with pytest.raises(ConfigError, match="keep_persons must be in 1..2"):
+        build_dataset(_cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={keep_persons: 3}"),
+                      "test")

@@ -269,16 +269,19 @@ def _npz_keys(path: Path) -> list[str]:
 class _FlatSequences:
     """``x (N, T, M*V*C)`` rows (the official layout) viewed as ``(C, T, V, M)`` sequences."""
 
-    def __init__(self, x: np.ndarray, persons: int, joints: int, index: np.ndarray):
+    def __init__(self, x: np.ndarray, persons: int, joints: int, index: np.ndarray,
+                 keep: int | None = None):
         self.x, self.m, self.v, self.index = x, persons, joints, index
         self.c = x.shape[2] // (persons * joints)
+        self.keep = persons if keep is None else keep
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int) -> np.ndarray:
         row = np.asarray(self.x[int(self.index[i])], np.float32)
-        return row.reshape(row.shape[0], self.m, self.v, self.c).transpose(3, 0, 2, 1)
+        x = row.reshape(row.shape[0], self.m, self.v, self.c).transpose(3, 0, 2, 1)
+        return x[..., :self.keep]
 
 
 def select_fraction(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -329,12 +332,14 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
                        actions: Sequence[int] | None = None, label_fraction: float = 1.0,
                        subset_seed: int = 0, num_joints: int = 25, num_persons: int = 2,
                        center_joint: int | None = None, unlabelled: bool = False,
-                       mmap: bool = True) -> SkeletonFeeder:
+                       keep_persons: int | None = None, mmap: bool = True) -> SkeletonFeeder:
     """Feeder over a prepared ``.npz`` (``x_<split>``/``y_<split>``, official layout).
 
     ``actions``: keep only these NTU action ids (1-based, as in the file names), relabelled
     0..K-1 in the given order (e.g. the embedded world's 10 classes). ``label_fraction``: the
     semi-supervised subset of the training split (official ``feeder_ntu_semi``).
+    ``keep_persons``: feed only the first k persons (e.g. 1 for single-person data prepared
+    with NTU-120's duplicated second person: half the compute, the same information).
     """
     path = _resolve_npz(data_cfg.root, benchmark)
     if split not in ("train", "test"):
@@ -369,7 +374,9 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
     if label_fraction != 1.0 and split == data_cfg.train_split:
         keep = np.sort(select_fraction(len(index), float(label_fraction), int(subset_seed)))
         index, labels = index[keep], labels[keep]
-    seqs = _FlatSequences(x, num_persons, num_joints, index)
+    if keep_persons is not None and not 1 <= int(keep_persons) <= num_persons:
+        raise ConfigError(f"data.args.keep_persons must be in 1..{num_persons}, got {keep_persons}")
+    seqs = _FlatSequences(x, num_persons, num_joints, index, keep_persons)
     return SkeletonFeeder(seqs, labels, names=[names[i] for i in index], classes=classes,
                           source=str(path), window=window, p_interval=p_interval,
                           test_p_interval=test_p_interval, min_crop=min_crop,
@@ -502,7 +509,7 @@ def _fit_persons(x: np.ndarray, persons: int) -> np.ndarray:
 def _reader(fn, default_persons: int | None):
     def read(data_cfg, path: Path) -> dict:
         args = dict(data_cfg.args)
-        persons = args.get("num_persons", default_persons)
+        persons = args.get("keep_persons") or args.get("num_persons", default_persons)
         x = _read_input(data_cfg, Path(path), persons)
         feeder = SkeletonFeeder([x], [0], source=str(path), **_eval_feeder(data_cfg, fn))
         return {"skeleton": feeder.transform(x, 0)[None]}
