@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +91,18 @@ def test_synth_command_writes_a_world(tmp_path, capsys):
     assert len(names) == 10 and names[0].startswith("S001C00")
     code, _, err = run_cli(capsys, "synth", "--out", str(out), "--size", "big")
     assert code == 2 and "--size" in err
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
+    """The README's first command, shrunk: world -> ingestion -> two models -> table + chart."""
+    monkeypatch.setenv("MOTIONSCOPE_CACHE", str(tmp_path / "cache"))
+    code, out, err = run_cli(capsys, "demo", "--quick", "--out", str(tmp_path / "demo"))
+    assert code == 0, err
+    assert "skeleton: MAMP classifier" in out and "RGB: 3D CNN" in out
+    res = json.loads((tmp_path / "demo" / "demo_results.json").read_text())
+    assert len(res["models"]) == 2
+    for m in res["models"].values():
+        assert 0.0 <= m["top1"] <= 1.0 and (Path(m["run_dir"]) / "test_confusion.png").is_file()
+    assert (tmp_path / "demo" / "demo_accuracy.png").stat().st_size > 1000
+    assert list((tmp_path / "cache" / "worlds").glob("demo-*/manifest.json"))
