@@ -42,6 +42,15 @@ def world_overrides(preset: str, world: dict) -> list[str]:
     return [f"data.args.world.{k}={json.dumps(v).replace(' ', '')}" for k, v in world.items()]
 
 
+def run_facts(run_dir: Path) -> dict:
+    """Training wall time (first to last metrics line) and steps, read from the run itself,
+    so a re-run that reuses a finished run reports the same numbers."""
+    lines = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln]
+    train = [ln for ln in lines if ln.get("split") == "train"]
+    return {"train_s": round(lines[-1]["time"] - lines[0]["time"], 1) if lines else None,
+            "steps": train[-1]["step"] if train else None}
+
+
 def chart(rows: list[dict], models: list[str], path: Path, title: str) -> None:
     import matplotlib
 
@@ -129,10 +138,8 @@ def main() -> None:
         over = [f"train.seed={a.seed}", "train.progress=false", "train.tensorboard=false",
                 "data.num_workers=0"] + world_overrides(m, world) + [
                     o for o in a.extra.split(",") if o]
-        t1 = time.time()
         if not (run_dir / "results.json").is_file():
             train(m, over, run_dir=str(run_dir))
-        t_train = time.time() - t1
         res = json.loads((run_dir / "results.json").read_text())
         t1 = time.time()
         ev = bmp_eval(str(run_dir), str(stim), out=str(work / "bmp" / f"{m}_seed{a.seed}"),
@@ -140,9 +147,9 @@ def main() -> None:
         cfg = read_preset(m)
         runs[m] = {"preset": m, "model": cfg["model"]["name"], "overrides": over,
                    "epochs": cfg["train"]["epochs"], "batch_size": cfg["data"]["batch_size"],
-                   "train_s": round(t_train, 1), "bmp_eval_s": round(time.time() - t1, 1),
+                   **run_facts(run_dir), "bmp_eval_s": round(time.time() - t1, 1),
                    "world_test_top1": (res.get("test") or {}).get("top1"),
-                   "best_val": res.get("best")}
+                   "best_val": res.get("best_val")}
         results[m] = {r["condition"]: r for r in ev["rows"]}
         print(f"{m}: " + ", ".join(f"{c} {100 * r['top1']:.1f}" for c, r in results[m].items()
                                    if r["top1"] is not None), flush=True)
