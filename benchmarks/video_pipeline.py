@@ -16,6 +16,10 @@ engine runs them), repeated; the median clips/s is reported, with the single-pro
 * ``mienet_eval`` - the same frames, scale 256 + centre crop 224;
 * ``tsn_train`` - 8 segments x 1 frame, multi-scale crop + flip.
 
+Wall-clock rates depend on what else runs on the machine (the load average is recorded), so
+the CPU time one process spends per clip is reported too, with the rate two idle cores would
+give (``2000 / cpu_ms_per_clip``, workers scale linearly while cores are free).
+
     python benchmarks/video_pipeline.py [--repeats 5] [--workers 2]
 """
 
@@ -85,6 +89,14 @@ def _epoch_rate(ds, workers: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def _cpu_ms_per_clip(ds) -> float:
+    """CPU time one process spends per clip (independent of other load on the machine)."""
+    c0 = time.process_time()
+    for i in range(len(ds)):
+        ds[i]
+    return 1000 * (time.process_time() - c0) / len(ds)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
@@ -110,11 +122,14 @@ def main() -> None:
                 _epoch_rate(ds, args.workers)  # warm-up: page cache, codec init
                 runs = [_epoch_rate(ds, args.workers) for _ in range(args.repeats)]
                 single = [_epoch_rate(ds, 0) for _ in range(max(2, args.repeats // 2))]
+                cpu_ms = statistics.median(_cpu_ms_per_clip(ds) for _ in range(3))
                 sample = ds[0]["video"]
                 results.setdefault(cname, {})[kind] = {
                     "clips_per_s": round(statistics.median(runs), 2),
                     "runs": [round(r, 2) for r in runs],
                     "clips_per_s_single_process": round(statistics.median(single), 2),
+                    "cpu_ms_per_clip": round(cpu_ms, 1),
+                    "clips_per_s_2_idle_cores": round(2000 / cpu_ms, 1),
                     "frames_per_clip": cfg["num_segments"] * cfg["frames_per_segment"],
                     "output_shape": list(sample.shape),
                 }

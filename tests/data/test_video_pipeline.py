@@ -337,6 +337,7 @@ def test_predict_readers(tiny_set):
 
 
 # ----------------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_train_tiny_world_end_to_end(tmp_path, monkeypatch):
     from motionscope import api
 
@@ -361,6 +362,7 @@ def test_train_tiny_world_end_to_end(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- real clips
 @pytest.mark.shared
+@pytest.mark.slow
 def test_real_clips_decode_and_classify(shared_data, tmp_path):
     """Every real clip (Kinetics/UCF/NTU mp4 and avi, up to 1080p) decodes through the video
     dataset at the sampled frames, and a MIE-Net classifies the batch."""
