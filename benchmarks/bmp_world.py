@@ -142,12 +142,18 @@ def main() -> None:
             train(m, over, run_dir=str(run_dir))
         res = json.loads((run_dir / "results.json").read_text())
         t1 = time.time()
-        ev = bmp_eval(str(run_dir), str(stim), out=str(work / "bmp" / f"{m}_seed{a.seed}"),
-                      progress=False)
+        ev_dir = work / "bmp" / f"{m}_seed{a.seed}"
+        done = ev_dir / "bmp_results.json"
+        if done.is_file() and done.stat().st_mtime > (run_dir / "results.json").stat().st_mtime:
+            ev = {"rows": json.loads(done.read_text())["rows"]}  # this run on these stimuli
+            t_eval = json.loads(done.read_text()).get("seconds")
+        else:
+            ev = bmp_eval(str(run_dir), str(stim), out=str(ev_dir), progress=False)
+            t_eval = round(time.time() - t1, 1)
         cfg = read_preset(m)
         runs[m] = {"preset": m, "model": cfg["model"]["name"], "overrides": over,
                    "epochs": cfg["train"]["epochs"], "batch_size": cfg["data"]["batch_size"],
-                   **run_facts(run_dir), "bmp_eval_s": round(time.time() - t1, 1),
+                   **run_facts(run_dir), "bmp_eval_s": t_eval,
                    "world_test_top1": (res.get("test") or {}).get("top1"),
                    "best_val": res.get("best_val")}
         results[m] = {r["condition"]: r for r in ev["rows"]}
