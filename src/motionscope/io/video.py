@@ -25,6 +25,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import DataError
 from ..fsutil import atomic_path
@@ -65,8 +66,10 @@ def _reason(e: BaseException) -> str:
 class VideoReader:
     """An open video with random access by frame index.
 
-    ``threads=1`` keeps decoding on one core (what DataLoader workers want); ``size=(h, w)``
-    resizes in swscale while converting to RGB, which is much cheaper than resizing afterwards.
+    ``threads=1`` keeps decoding and the RGB conversion on one core (what DataLoader workers
+    want); ``size=(h, w)`` resizes in swscale while converting to RGB, which is much cheaper
+    than resizing afterwards. One swscale context serves every frame of the reader: PyAV's
+    ``frame.to_ndarray(format=...)`` builds a new one per frame, with a thread per core.
     """
 
     def __init__(self, path: str | os.PathLike, threads: int = 1,
@@ -80,6 +83,10 @@ class VideoReader:
         self._table: _PacketTable | None = None
         self._info: VideoInfo | None = None
         self._used = False  # has decoding moved the container from its start?
+        self._rgb = VideoReformatter()
+        self._rgb_kw = {"format": "rgb24", "threads": 1 if threads == 1 else None}
+        if size is not None:
+            self._rgb_kw.update(width=int(size[1]), height=int(size[0]))
 
     # -- context management
     def close(self) -> None:
@@ -126,10 +133,12 @@ class VideoReader:
         return self._table
 
     def _to_rgb(self, frame) -> np.ndarray:
-        if self.size is None:
-            return frame.to_ndarray(format="rgb24")
-        h, w = self.size
-        return frame.to_ndarray(format="rgb24", width=int(w), height=int(h))
+        try:
+            return self._rgb.reformat(frame, **self._rgb_kw).to_ndarray()
+        except TypeError:  # PyAV before 14 has no ``threads`` argument (and is single-threaded)
+            if self._rgb_kw.pop("threads", 0) == 0:
+                raise
+            return self._rgb.reformat(frame, **self._rgb_kw).to_ndarray()
 
     def iter_frames(self, start: int = 0, num: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``(H, W, 3)`` uint8 RGB frames ``start, start+1, ...`` decoding sequentially."""
