@@ -256,8 +256,11 @@ def plan_world(classes, clips_per_class: int, *, performers: int = 10, setups: i
 
     Performances are spread over splits in fixed proportions (train/val/test ~ 60/12/28 %,
     every split gets one as soon as a class has three performances), and inside a split over
-    its performer pool, setups and replications round-robin with a per-class offset, so no
-    performer, setup, camera or replication correlates with the class.
+    its performer pool, setups and replications round-robin *identically for every class*: the
+    k-th performance of a split has the same performer, setup (room) and replication whatever
+    the class, so none of them correlates with the class, and every (setup, class) pair of val
+    and test also occurs in train. (A per-class offset would make the room and the performer
+    a shortcut in training that fails on held-out clips.)
     """
     if clips_per_class < 1:
         raise ConfigError(f"clips_per_class must be >= 1, got {clips_per_class}")
@@ -267,16 +270,16 @@ def plan_world(classes, clips_per_class: int, *, performers: int = 10, setups: i
     n_perf = -(-clips_per_class // 3)
     order = _split_order(n_perf)
     plans = []
-    for ci, cls in enumerate(classes):
+    for cls in classes:
         used = {"train": 0, "val": 0, "test": 0}
         for j in range(n_perf):
             split = order[j]
             k = used[split]
             used[split] += 1
             pool = pools[split]
-            pid = pool[(k + ci) % len(pool)]
-            setup = 1 + (j + 3 * ci) % setups
-            rep = 1 + (j + ci + k // len(pool)) % 2
+            pid = pool[k % len(pool)]
+            setup = 1 + k % setups
+            rep = 1 + (j + k // len(pool)) % 2
             for cam in (1, 2, 3):
                 if 3 * j + cam > clips_per_class:
                     break
