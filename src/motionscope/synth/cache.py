@@ -12,6 +12,9 @@ import json
 import os
 from pathlib import Path
 
+# bump when the generator changes what a given spec produces, so stale caches are not reused
+WORLD_CACHE_VERSION = 2
+
 
 def cached_world(formats=("rgb", "rawframes"), *, cache: str | os.PathLike | None = None,
                  workers: int | None = None, progress: bool = True, prefix: str = "world",
@@ -22,7 +25,8 @@ def cached_world(formats=("rgb", "rawframes"), *, cache: str | os.PathLike | Non
 
     formats = tuple(sorted(formats.split(",") if isinstance(formats, str) else formats))
     spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
-    key = hashlib.sha1(json.dumps({**spec, "formats": formats}, sort_keys=True).encode()) \
+    key = hashlib.sha1(json.dumps({**spec, "formats": formats, "v": WORLD_CACHE_VERSION},
+                                  sort_keys=True).encode()) \
         .hexdigest()[:12]
     base = Path(cache) if cache is not None else cache_dir() / "worlds"
     root = base / f"{prefix}-{key}"
