@@ -26,7 +26,7 @@ QUICK_WORLD = {"classes": "bmp10", "clips_per_class": 4, "frames": 16, "size": (
 
 def _jobs(world: Path, prepared: Path, quick: bool) -> list[tuple[str, str, list[str]]]:
     """(label, preset, overrides) of each model the demo trains."""
-    ep_skel, ep_clip = (1, 1) if quick else (20, 10)
+    ep_skel, ep_clip = (1, 1) if quick else (20, 12)
     common = ["train.progress=true", "train.tensorboard=false"]
     skel = ["data.root=" + str(prepared), f"train.epochs={ep_skel}", "sched.warmup_epochs=1",
             "data.batch_size=16", "optim.lr=0.001"]
