@@ -201,6 +201,15 @@ def test_datasets_read_the_sampled_frames(tiny_set, kind):
             assert g == list(range(g[0], g[0] + 4)) and 4 * k <= g[0] < 4 * k + 4
 
 
+def test_multi_worker_loading_matches_one_process(tiny_set):
+    from torch.utils.data import DataLoader
+
+    ds = _videos(tiny_set, num_segments=3, frames_per_segment=4, input_size=32)
+    one = [b["video"] for b in DataLoader(ds, batch_size=1)]
+    two = [b["video"] for b in DataLoader(ds, batch_size=1, num_workers=2)]
+    assert len(two) == 3 and all(torch.equal(a, b) for a, b in zip(one, two))
+
+
 def test_multi_clip_multi_crop_views(tiny_set):
     ds = _rawframes(tiny_set, num_segments=2, frames_per_segment=1, input_size=32,
                     test_clips=2, test_crops=3)
@@ -351,6 +360,9 @@ def test_train_tiny_world_end_to_end(tmp_path, monkeypatch):
     assert res["global_step"] == 2
     out = api.evaluate(str(tmp_path / "run"))
     assert out["metrics"]["num_samples"] > 0 and 0.0 <= out["metrics"]["top1"] <= 1.0
+    views = api.evaluate(str(tmp_path / "run"), ["data.args.test_crops=3", "eval.views=3"],
+                         out_dir=str(tmp_path / "eval3"))  # 3-crop testing through the engine
+    assert views["metrics"]["num_samples"] == out["metrics"]["num_samples"]
     world = next((tmp_path / "cache").glob("worlds/rgb-*"))
     clip = next(world.rglob("*_rgb.mp4"))
     folder = next((world / "rawframes").iterdir())
