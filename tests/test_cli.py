@@ -106,3 +106,12 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
         assert 0.0 <= m["top1"] <= 1.0 and (Path(m["run_dir"]) / "test_confusion.png").is_file()
     assert (tmp_path / "demo" / "demo_accuracy.png").stat().st_size > 1000
     assert list((tmp_path / "cache" / "worlds").glob("demo-*/manifest.json"))
+
+
+def test_usage_errors_exit_2_without_traceback(capsys):
+    code, _, err = run_cli(capsys, "train")
+    assert code == 2 and "Missing argument" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "no-such-command")
+    assert code == 2 and "No such command" in err
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "Usage" in out

@@ -204,18 +204,17 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("motionscope: interrupted", err=True)
         sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except typer.Exit as e:  # --help and friends
+        sys.exit(getattr(e, "exit_code", 0))
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as e:
+        # usage errors (missing argument, unknown option or command) of typer's click layer
+        # carry show() and exit_code; anything else is a bug and keeps its traceback
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
         raise
-
 
 if __name__ == "__main__":
     main()
