@@ -27,8 +27,8 @@ def train(preset: Annotated[str, typer.Argument(help="preset name or YAML file")
     res = api.train(preset, overrides, run_dir=run_dir, resume=resume)
     test = res.get("test")
     if test:
-        typer.echo(f"test: top1={test['top1']:.4f} top5={test.get('top5', 0):.4f} "
-                   f"mean_class_acc={test['mean_class_acc']:.4f}")
+        typer.echo("test: " + " ".join(f"{k}={v:.4f}" for k, v in test.items()
+                                       if isinstance(v, float) and k != "loss"))
     typer.echo(f"run directory: {res['run_dir']}")
 
 
