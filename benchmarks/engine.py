@@ -86,7 +86,8 @@ def main() -> None:
         ours.append(trainer_run(cfg, datasets, args.steps))
     ratio = median(ours) / median(bare)
     write_result("engine", {
-        "what": "steps per CPU-second, Trainer.fit vs bare loop (skeleton_transformer dim 64, batch 32, 1 thread)",
+        "what": "steps per CPU-second, Trainer.fit vs bare loop "
+                "(skeleton_transformer dim 64, batch 32, 1 thread)",
         "steps": args.steps, "repeats": args.repeats,
         "bare_steps_per_s": bare, "trainer_steps_per_s": ours,
         "median_bare": median(bare), "median_trainer": median(ours),

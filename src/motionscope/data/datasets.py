@@ -102,6 +102,6 @@ def read_input(data_cfg, path: str) -> dict:
 
 
 INPUT_READERS: dict[str, Callable] = {}
+from . import mp_cache as _mp_cache  # noqa: E402,F401  (registers mp_clips)
 from . import skeleton as _skeleton  # noqa: E402,F401  (registers ntu_skeleton, skeleton_dataset)
 from . import video as _video  # noqa: E402,F401  (registers rawframes, videos, world_clips)
-from . import mp_cache as _mp_cache  # noqa: E402,F401  (registers mp_clips)
