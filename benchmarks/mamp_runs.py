@@ -110,11 +110,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--utk-pretrain", choices=("segments", "recordings"), default="segments",
                     help="UTKinect pre-training data: the labelled training segments, or "
                          "unlabelled windows of the training subjects' whole recordings")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: best on a busy CPU)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     import torch
 
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     root = _prepare(args.dataset, out, args.world_clips)
