@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
+from .prepare import prepare
+from .stimuli import generate_stimuli as stimuli
+from .synth import generate_world as synth
+from .tasks.bmp import bmp_eval
 from .tasks.classify import evaluate, predict, train
 from .tasks.demo import demo
 
-__all__ = ["train", "evaluate", "predict", "demo", "info"]
+__all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "stimuli",
+           "bmp_eval"]
 
 
 def info() -> dict:
