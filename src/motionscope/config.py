@@ -252,6 +252,15 @@ def _validate_choices(cfg: DictConfig) -> None:
         raise ConfigError("data.batch_size must be >= 1")
 
 
+def apply_overrides(cfg: DictConfig, overrides: list[str] | None) -> DictConfig:
+    """Dotted overrides on an existing config (a saved run's), validated like at load time."""
+    if overrides:
+        OmegaConf.set_readonly(cfg, False)
+        _merge_checked(cfg, parse_overrides(overrides), "override")
+        _validate_choices(cfg)
+    return cfg
+
+
 def config_from_dict(d: dict) -> DictConfig:
     """Rebuild a validated config from a saved plain dict (checkpoints store one)."""
     cfg = OmegaConf.structured(Config)

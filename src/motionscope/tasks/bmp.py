@@ -32,12 +32,12 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import config_from_dict, parse_overrides
+from ..config import apply_overrides, config_from_dict
 from ..engine.checkpoint import load_checkpoint
 from ..engine.distributed import DistInfo
 from ..engine.evaluate import classification_metrics, predict_loader, write_eval_outputs
 from ..engine.trainer import resolve_device
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..fsutil import atomic_open, atomic_path, atomic_write_text
 from ..stimuli.conditions import (
     CONDITIONS,
@@ -100,7 +100,6 @@ class StimulusClips(Dataset):
 
 # ----------------------------------------------------------------------------- run loading
 def _load_run(run: str, overrides: list[str] | None):
-    from ..config import _key_exists, _merge_checked  # noqa: PLC0415
     from ..models.official import load_checked
     from .classify import build_model
 
@@ -108,14 +107,7 @@ def _load_run(run: str, overrides: list[str] | None):
     best = Path(state["_path"]).parent / "best.pt"
     if Path(run).is_dir() and best.is_file():  # a run dir: the model selected on validation
         state = load_checkpoint(best)
-    cfg = config_from_dict(state["config"])
-    if overrides:
-        OmegaConf.set_readonly(cfg, False)
-        upd = parse_overrides(overrides)
-        for k in upd:
-            if not _key_exists(cfg, k):
-                raise ConfigError(f"override: unknown config key {k!r}")
-        _merge_checked(cfg, upd, "override")
+    cfg = apply_overrides(config_from_dict(state["config"]), overrides)
     model = build_model(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
     load_checked(model, state["model"], path=state["_path"])
     return state, cfg, model.eval()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import config_from_dict, load_config, parse_overrides, to_dict, to_yaml
+from ..config import apply_overrides, config_from_dict, load_config, to_dict, to_yaml
 from ..data.datasets import build_dataset, check_kwargs
 from ..engine.checkpoint import load_checkpoint
 from ..engine.distributed import DistInfo, broadcast_object, cleanup, init_distributed
@@ -138,16 +138,7 @@ def train(preset: str, overrides: list[str] | None = None, run_dir: str | None =
 
 def _ckpt_and_config(run_or_ckpt: str, overrides: list[str] | None):
     state = load_checkpoint(run_or_ckpt)
-    cfg = config_from_dict(state["config"])
-    if overrides:
-        OmegaConf.set_readonly(cfg, False)
-        from ..config import _key_exists, _merge_checked  # noqa: PLC0415
-
-        upd = parse_overrides(overrides)
-        for k in upd:
-            if not _key_exists(cfg, k):
-                raise ConfigError(f"override: unknown config key {k!r}")
-        _merge_checked(cfg, upd, "override")
+    cfg = apply_overrides(config_from_dict(state["config"]), overrides)
     return state, cfg
 
 
