@@ -221,6 +221,31 @@ def test_pixel_backbone_is_patch_ncc_and_tolerates_sub_patch_motion():
     assert cos(smooth) > 0.6 and cos(smooth) > cos(plain64) + 0.3
 
 
+def test_pixel_backbone_position_prior_keeps_blank_patches_still():
+    """Point-light frames are mostly black: without the positional code a blank patch has no
+    preferred match and the soft-argmax sends it to the frame centre (a large fake flow); with
+    it, blank patches match themselves while a moving dot is still followed."""
+    frames = torch.zeros(2, 3, 64, 64)
+    frames[0, :, 9:12, 9:12] = 1.0     # a dot in patch (row 2, col 2) of a 16x16 grid of 4 px
+    frames[1, :, 9:12, 13:16] = 1.0    # ... one patch to the right in the next frame
+    dot, blank = 2 * 16 + 2, 12 * 16 + 12
+
+    def positions(backbone):
+        tok = backbone.patch_tokens(frames).unsqueeze(0)  # (1, T=2, N, E)
+        return soft_match_positions(tok)[0, 0, 1]         # frame 0's patches found in frame 1
+
+    with_prior = PixelPatchTokens(64, 4, blur=1.0, position=0.3)
+    assert with_prior.embed_dim == 48 + 256
+    pos = positions(with_prior)
+    grid = coords_grid(16, 16, "cpu")  # (x, y) with y up, as officially
+    torch.testing.assert_close(pos[blank], grid[blank])
+    torch.testing.assert_close(pos[dot], grid[dot + 1], atol=0.05, rtol=0)
+    without = positions(PixelPatchTokens(64, 4, blur=1.0))
+    assert (without[blank] - torch.tensor([7.5, 7.5])).abs().max() < 0.5   # the grid's centre
+    with pytest.raises(ConfigError, match="position"):
+        PixelPatchTokens(64, 4, position=1.0)
+
+
 def test_dino_checkpoint_loading(tmp_path):
     torch.manual_seed(0)
     src = VisionTransformer(img_size=64, patch_size=16, qkv_bias=True, **VIT_TINY,

@@ -186,16 +186,38 @@ class PixelPatchTokens(nn.Module):
     matching. The context and blur make it tolerant to sub-patch motion, which raw 16×16
     patches are not (``context=1, blur=0``: plain patch NCC). Every "block" returns the same
     tokens.
+
+    ``position`` (λ, 0 = off) appends a positional code, as ViT's position embeddings do for
+    DINO's tokens: a unit vector of Gaussian bumps (``position_sigma`` patches wide) over the
+    patch grid, so that cos(token_i, token_j) = (1 − λ)·NCC_ij + λ·exp(−d_ij² / 4σ²) for
+    textured patches. Without it, a featureless patch (blank background of a point-light
+    display, a flat wall under sensor noise) has no preferred match and the soft-argmax sends
+    it to the centre of the frame: a large spurious flow. With it, such patches match
+    themselves (zero flow) and a textured patch moves only where appearance outweighs
+    distance — block matching with a smoothness prior.
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3,
-                 context: int = 3, blur: float = 4.0, eps: float = 1e-6):
+                 context: int = 3, blur: float = 4.0, eps: float = 1e-6, position: float = 0.0,
+                 position_sigma: float = 1.0):
         super().__init__()
         if context < 1 or context % 2 == 0:
             raise ConfigError(f"pixel backbone context must be an odd number >= 1; got {context}")
+        if not 0.0 <= position < 1.0 or position_sigma <= 0:
+            raise ConfigError(f"pixel backbone position must be in [0, 1) and position_sigma > 0; "
+                              f"got {position}, {position_sigma}")
         self.img_size, self.patch_size, self.eps = img_size, patch_size, eps
         self.context, self.blur = context, float(blur)
+        self.position, self.position_sigma = float(position), float(position_sigma)
         self.embed_dim = self.num_features = in_chans * patch_size * patch_size
+        if self.position > 0:
+            side = img_size // patch_size
+            g = torch.stack(torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij"),
+                            -1).reshape(-1, 2).float()
+            code = torch.exp(-torch.cdist(g, g) ** 2 / (2 * self.position_sigma ** 2))
+            code[code < 1e-12] = 0.0  # no subnormal floats: they slow CPU GEMMs ~30x
+            self.register_buffer("pos_code", F.normalize(code, dim=-1), persistent=False)
+            self.embed_dim = self.num_features = self.embed_dim + side * side
         self.depth = 1
         if blur > 0:
             r = int(math.ceil(3 * blur))
@@ -222,6 +244,10 @@ class PixelPatchTokens(nn.Module):
             x = F.avg_pool2d(F.pad(x, (pad,) * 4, mode="replicate"), k, stride=1)
         windows = F.unfold(x, p, dilation=k, stride=p).transpose(1, 2)  # (B, N, C·p·p)
         tokens = F.layer_norm(windows, (windows.shape[-1],), eps=self.eps)
+        if self.position > 0:
+            app = tokens * math.sqrt((1 - self.position) / tokens.shape[-1])
+            pos = self.pos_code.to(tokens.dtype) * math.sqrt(self.position)
+            tokens = torch.cat([app, pos.expand(tokens.shape[0], -1, -1)], dim=-1)
         return tokens if blocks is None else tokens.unsqueeze(0).expand(len(blocks), -1, -1, -1)
 
     def forward_feats(self, x: torch.Tensor) -> torch.Tensor:
@@ -309,7 +335,8 @@ def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | No
                       "(see docs/mp.md); pass backbone_checkpoint=<dino_vitbase16_pretrain.pth>",
                       stacklevel=3)
     if name == "pixel" or (name == "dino_vitb16" and checkpoint is None):
-        pix_kw = {k: vit_kwargs[k] for k in ("context", "blur") if k in vit_kwargs}
+        pix_kw = {k: vit_kwargs[k] for k in ("context", "blur", "position", "position_sigma")
+                  if k in vit_kwargs}
         model: nn.Module = PixelPatchTokens(img_size, patch_size, **pix_kw)
     else:
         kw = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4, "qkv_bias": True,
