@@ -72,6 +72,12 @@ class Fixture:
     def output(self, key: str):
         return get_path(self.outputs, key, self.sep)
 
+    def resolve(self, arg: Any) -> Any:
+        """A recorded call argument: ``"inputs:x"`` is the recorded input ``x``, anything else a literal."""
+        if isinstance(arg, str) and arg.startswith("inputs:"):
+            return self.input(arg[len("inputs:"):])
+        return arg
+
     def output_specs(self, prefix: str = "") -> dict[str, dict]:
         return {k: v for k, v in self.config.get("outputs", {}).items() if k.startswith(prefix)}
 

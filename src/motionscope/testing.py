@@ -22,3 +22,16 @@ def shared_path(*parts: str) -> Path:
 
         pytest.skip(f"real sample {p} not present (../shared is not beside the checkout)")
     return p
+
+
+def fixture_params(prefix: str) -> list:
+    """One ``pytest.param`` per official fixture directory whose name starts with ``prefix``
+    (id = the directory name), or a single skipped param saying where none was found."""
+    import pytest
+
+    from .fidelity import discover, fixtures_root
+
+    found = [pytest.param(p, id=p.name) for p in discover(prefix)]
+    return found or [pytest.param(None, marks=pytest.mark.skip(
+        reason=f"no fixture directory starting with {prefix!r} (with a config.json) under "
+               f"{fixtures_root()}; set $MOTIONSCOPE_FIXTURES to a folder of official fixtures"))]

@@ -14,25 +14,16 @@ import re
 import pytest
 import torch
 
-from motionscope.fidelity import Fixture, compare, discover, fixtures_root
+from motionscope.fidelity import Fixture, compare
 from motionscope.models.layers.transformer import ATTENTION_MODES
 from motionscope.models.mamp import MAMP, MAMPClassifier, build_official, load_pretrained
 from motionscope.models.official import load_official
+from motionscope.testing import fixture_params
 
-FIXTURES = discover("MAMP")
-_NONE = pytest.param(None, marks=pytest.mark.skip(
-    reason=f"no fixture directory starting with 'MAMP' (with a config.json) under "
-           f"{fixtures_root()}; set $MOTIONSCOPE_FIXTURES to a folder of official fixtures"))
-PARAMS = [pytest.param(p, id=p.name) for p in FIXTURES] or [_NONE]
+PARAMS = fixture_params("MAMP")
 
 pytestmark = pytest.mark.shared
 
-
-def _resolve(fx: Fixture, arg):
-    """``"inputs:x"`` -> the recorded input tensor; anything else is a literal."""
-    if isinstance(arg, str) and arg.startswith("inputs:"):
-        return fx.input(arg[len("inputs:"):])
-    return arg
 
 
 def _injected_noise(fx: Fixture, spec: dict) -> dict:
@@ -70,8 +61,8 @@ def _run(fx: Fixture, spec: dict, model: torch.nn.Module, prefix: str) -> dict:
     got: dict[str, torch.Tensor] = {}
     for call in spec["forward"]["calls"]:
         method = "forward_official" if call["method"] == "__call__" else call["method"]
-        args = [_resolve(fx, a) for a in call.get("args", [])]
-        kwargs = {k: _resolve(fx, v) for k, v in call.get("kwargs", {}).items()}
+        args = [fx.resolve(a) for a in call.get("args", [])]
+        kwargs = {k: fx.resolve(v) for k, v in call.get("kwargs", {}).items()}
         kwargs.update(_injected_noise(fx, spec))
         with torch.set_grad_enabled(not call.get("no_grad", True)):
             out = getattr(model, method)(*args, **kwargs, return_intermediates=True)

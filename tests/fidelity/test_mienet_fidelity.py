@@ -13,24 +13,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionscope.fidelity import Fixture, compare, discover, fixtures_root
+from motionscope.fidelity import Fixture, compare
 from motionscope.models.mienet import build_official
 from motionscope.models.official import load_checked, load_official
+from motionscope.testing import fixture_params
 
-FIXTURES = discover("MIE")
-_NONE = pytest.param(None, marks=pytest.mark.skip(
-    reason=f"no fixture directory starting with 'MIE' (with a config.json) under "
-           f"{fixtures_root()}; set $MOTIONSCOPE_FIXTURES to a folder of official fixtures"))
-PARAMS = [pytest.param(p, id=p.name) for p in FIXTURES] or [_NONE]
+PARAMS = fixture_params("MIE")
 
 pytestmark = pytest.mark.shared
 
-
-def _resolve(fx: Fixture, arg):
-    """``"inputs:x"`` -> the recorded input tensor; anything else is a literal."""
-    if isinstance(arg, str) and arg.startswith("inputs:"):
-        return fx.input(arg[len("inputs:"):])
-    return arg
 
 
 def _weights(fx: Fixture, spec: dict) -> dict[str, torch.Tensor]:
@@ -59,8 +50,8 @@ def _run(fx: Fixture, spec: dict, run: dict) -> dict[str, torch.Tensor]:
     got: dict[str, torch.Tensor] = {}
     for call in spec["forward"]["calls"]:
         method = "forward" if call["method"] == "__call__" else call["method"]
-        args = [_resolve(fx, a) for a in call.get("args", [])]
-        kwargs = {k: _resolve(fx, v) for k, v in call.get("kwargs", {}).items()}
+        args = [fx.resolve(a) for a in call.get("args", [])]
+        kwargs = {k: fx.resolve(v) for k, v in call.get("kwargs", {}).items()}
         with torch.set_grad_enabled(not call.get("no_grad", True)):
             out = getattr(model, method)(*args, **kwargs)
             if hasattr(model, "intermediates"):  # recorded intermediates, by the same names

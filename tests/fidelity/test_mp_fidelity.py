@@ -19,15 +19,12 @@ import pytest
 import torch
 from torch import nn
 
-from motionscope.fidelity import Fixture, compare, discover, fixtures_root, get_path
+from motionscope.fidelity import Fixture, compare, get_path
 from motionscope.models.mp import IMPLS, build_official
 from motionscope.models.official import load_official
+from motionscope.testing import fixture_params
 
-FIXTURES = discover("MP")
-_NONE = pytest.param(None, marks=pytest.mark.skip(
-    reason=f"no fixture directory starting with 'MP' (with a config.json) under "
-           f"{fixtures_root()}; set $MOTIONSCOPE_FIXTURES to a folder of official fixtures"))
-PARAMS = [pytest.param(p, id=p.name) for p in FIXTURES] or [_NONE]
+PARAMS = fixture_params("MP")
 
 pytestmark = pytest.mark.shared
 
@@ -71,12 +68,6 @@ def _build(fx: Fixture, spec: dict, attention: str, impl: str) -> nn.Module:
     return model
 
 
-def _resolve(fx: Fixture, arg):
-    if isinstance(arg, str) and arg.startswith("inputs:"):
-        return fx.input(arg[len("inputs:"):])
-    return arg
-
-
 def _run(fx: Fixture, spec: dict, model: nn.Module, prefix: str) -> dict:
     """Every recorded call; returns our outputs under the fixture's key names."""
     got: dict = {}
@@ -89,15 +80,15 @@ def _run(fx: Fixture, spec: dict, model: nn.Module, prefix: str) -> dict:
                 tokens = fx.input(stubbed[0])
                 if tokens.ndim == 5:  # official per-block layout (L, B, T, N, E)
                     tokens = tokens.transpose(0, 1)
-                labels = next((_resolve(fx, a) for a in call["args"]
+                labels = next((fx.resolve(a) for a in call["args"]
                                if isinstance(a, str) and a.endswith(":labels")), None)
                 out = model.forward_tokens(tokens, labels, record=True)
                 got.update({prefix + k: v for k, v in out.items()})
                 got["_contract_loss_sum"] = sum(model._contract(out)["losses"].values())
                 continue
             fn = model if call["method"] == "__call__" else getattr(model, call["method"])
-            args = [_resolve(fx, a) for a in call.get("args", [])]
-            kwargs = {k: _resolve(fx, v) for k, v in call.get("kwargs", {}).items()}
+            args = [fx.resolve(a) for a in call.get("args", [])]
+            kwargs = {k: fx.resolve(v) for k, v in call.get("kwargs", {}).items()}
             result = fn(*args, **kwargs)
         returns = call["returns"]
         values = result if len(returns) > 1 else (result,)
