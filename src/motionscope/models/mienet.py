@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..motion.pa import PersistenceOfAppearance
 from .baselines import classification_losses
-from .layers.resnet import Bottleneck, ResNet, resnet50
+from .layers.resnet import RESNET50_LAYERS, Bottleneck, ResNet, resnet
 
 MODALITIES = ("lite", "rgb")
 TEMPORAL = ("dptam", "tsm", "none")
@@ -226,6 +227,9 @@ class MIENet(nn.Module):
         label_smoothing: for the cross-entropy loss.
         fc_lr5: ``new_fc`` at x5/x10 LR (official: on unless fine-tuning from a checkpoint of
             the same dataset).
+        layers, base_width: bottlenecks per stage and the first stage's width of the backbone;
+            the defaults (3, 4, 6, 3) and 64 are ResNet-50, the official backbone. Smaller
+            values (``layers=(1, 1, 1, 1), base_width=16``) are for CPU-sized runs only.
     """
 
     def __init__(self, num_classes: int = 10, num_segments: int = 8, modality: str = "lite",
@@ -233,7 +237,8 @@ class MIENet(nn.Module):
                  pretrained: str | os.PathLike | None = None, afm_alpha: str = "learnable",
                  pa_init: str = "default", include_dead_params: bool = False,
                  data_length: int = 4, shift_div: int = 8, label_smoothing: float = 0.0,
-                 fc_lr5: bool = True):
+                 fc_lr5: bool = True, layers: Sequence[int] = RESNET50_LAYERS,
+                 base_width: int = 64):
         super().__init__()
         if modality not in MODALITIES:
             raise ConfigError(f"unknown modality {modality!r} (known: {', '.join(MODALITIES)})")
@@ -251,7 +256,8 @@ class MIENet(nn.Module):
         if modality == "lite":
             self.PA = PersistenceOfAppearance(data_length, pa_init, include_dead_params)
             self.w = _afm_weight(afm_alpha)
-        base = resnet50(pretrained, num_classes=0, in_chans=6 if modality == "lite" else 3)
+        base = resnet(layers, base_width, pretrained, num_classes=0,
+                      in_chans=6 if modality == "lite" else 3)
         if temporal == "dptam":
             make_dptam(base, num_segments, include_dead_params=include_dead_params)
         elif temporal == "tsm":

@@ -8,6 +8,10 @@ and the clip models built on it (TSN, TSM, MIE-Net) keep the official key names.
 A stem with other than 3 input channels (MIE-Net's 6-channel AFM output, flow stacks) is
 initialised as TSN/PAN/MIE-Net do: the RGB kernel averaged over its input channels and
 replicated, so an ImageNet stem keeps its response to brightness edges in every channel.
+
+``layers`` and ``base_width`` make smaller Bottleneck ResNets of the same layout (e.g.
+``layers=(1, 1, 1, 1), base_width=16`` for CPU-sized runs on the embedded world); the defaults
+are ResNet-50, the only depth the official recipes and ImageNet checkpoints use.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, ConfigError
 from ..official import load_checked, read_state_dict
 
 RESNET50_LAYERS = (3, 4, 6, 3)
@@ -55,23 +59,31 @@ class ResNet(nn.Module):
     """Bottleneck ResNet: stem (7x7/2 conv, BN, ReLU, 3x3/2 max-pool), four stages, GAP, fc.
 
     ``num_classes=0`` replaces ``fc`` by an identity so ``forward`` returns pooled features.
+    ``layers`` are the bottlenecks per stage; ``base_width`` the stem's channels and the first
+    stage's bottleneck width (doubled per stage; torchvision: 64).
     """
 
     def __init__(self, layers: Sequence[int] = RESNET50_LAYERS, num_classes: int = 1000,
-                 in_chans: int = 3, zero_init_residual: bool = False):
+                 in_chans: int = 3, zero_init_residual: bool = False, base_width: int = 64):
         super().__init__()
-        self.inplanes = 64
+        layers = tuple(int(n) for n in layers)
+        if len(layers) != 4 or min(layers) < 1 or base_width < 1:
+            raise ConfigError(f"ResNet needs 4 stages of >= 1 bottleneck and base_width >= 1; "
+                              f"got layers={list(layers)}, base_width={base_width}")
+        self.layers, self.base_width = layers, base_width
+        w = base_width
+        self.inplanes = w
         self.in_chans = in_chans
-        self.conv1 = nn.Conv2d(in_chans, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(in_chans, w, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(64, layers[0], 1)
-        self.layer2 = self._make_layer(128, layers[1], 2)
-        self.layer3 = self._make_layer(256, layers[2], 2)
-        self.layer4 = self._make_layer(512, layers[3], 2)
+        self.layer1 = self._make_layer(w, layers[0], 1)
+        self.layer2 = self._make_layer(2 * w, layers[1], 2)
+        self.layer3 = self._make_layer(4 * w, layers[2], 2)
+        self.layer4 = self._make_layer(8 * w, layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.num_features = 512 * Bottleneck.expansion
+        self.num_features = 8 * w * Bottleneck.expansion
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
         # torchvision's init, so random-init runs behave like theirs
         for m in self.modules():
@@ -98,7 +110,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem and the four stages: (N, C_in, H, W) -> (N, 2048, H/32, W/32)."""
+        """Stem and the four stages: (N, C_in, H, W) -> (N, num_features, H/32, W/32)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
@@ -160,9 +172,11 @@ def load_imagenet(model: ResNet, checkpoint: str | os.PathLike) -> ResNet:
                and (fc_fits or not k.startswith("fc."))]
     unexpected = [k for k in sd if k not in own]
     if missing or unexpected:
+        arch = ("ResNet-50" if model.layers == RESNET50_LAYERS and model.base_width == 64 else
+                f"ResNet (layers {list(model.layers)}, base_width {model.base_width})")
         raise CheckpointError(
             checkpoint,
-            "not a torchvision-layout ResNet-50 checkpoint: "
+            f"not a torchvision-layout {arch} checkpoint: "
             f"{len(missing)} missing keys (e.g. {missing[:4]}), "
             f"{len(unexpected)} unexpected keys (e.g. {unexpected[:4]})",
         )
@@ -170,11 +184,19 @@ def load_imagenet(model: ResNet, checkpoint: str | os.PathLike) -> ResNet:
     return model
 
 
-def resnet50(pretrained: str | os.PathLike | None = None, num_classes: int = 1000,
-             in_chans: int = 3, zero_init_residual: bool = False) -> ResNet:
-    """ResNet-50 v1.5; ``pretrained`` is a local torchvision-layout ImageNet checkpoint."""
-    model = ResNet(RESNET50_LAYERS, num_classes=num_classes, in_chans=3,
-                   zero_init_residual=zero_init_residual)
+def resnet(layers: Sequence[int] = RESNET50_LAYERS, base_width: int = 64,
+           pretrained: str | os.PathLike | None = None, num_classes: int = 1000,
+           in_chans: int = 3, zero_init_residual: bool = False) -> ResNet:
+    """A v1.5 Bottleneck ResNet; ``pretrained`` is a local torchvision-layout checkpoint of the
+    same depth and width (loaded before the stem is adapted to ``in_chans``)."""
+    model = ResNet(layers, num_classes=num_classes, in_chans=3,
+                   zero_init_residual=zero_init_residual, base_width=base_width)
     if pretrained is not None:
         load_imagenet(model, pretrained)
     return set_in_chans(model, in_chans)
+
+
+def resnet50(pretrained: str | os.PathLike | None = None, num_classes: int = 1000,
+             in_chans: int = 3, zero_init_residual: bool = False) -> ResNet:
+    """ResNet-50 v1.5; ``pretrained`` is a local torchvision-layout ImageNet checkpoint."""
+    return resnet(RESNET50_LAYERS, 64, pretrained, num_classes, in_chans, zero_init_residual)
