@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from motionscope.config import list_presets, load_config
@@ -83,7 +84,29 @@ def test_world_presets_are_cpu_sized_and_consistent(family):
     assert a.num_segments == cfg.model.args.num_segments <= 4
     assert a.frames_per_segment == FAMILIES[family][1] and a.input_size <= 64
     assert cfg.data.num_classes == cfg.model.args.num_classes
-    assert cfg.optim.name == "sgd" and cfg.train.clip_grad == 20.0
+    assert cfg.train.clip_grad == 20.0
+
+
+def test_world_presets_differ_only_in_the_model():
+    """benchmarks/mienet_world.py compares the four world presets: one world, input, recipe."""
+    cfgs = {f: load_config(f"{f}_world") for f in FAMILIES}
+
+    def recipe(cfg):
+        d = OmegaConf.to_container(cfg, resolve=True)
+        d["data"]["args"].pop("frames_per_segment")  # 4 for MIE-Net's PA, 1 for the RGB models
+        args = d["model"].pop("args")
+        for k in ("afm_alpha", "pa_init"):  # MIE-Net-only arguments
+            args.pop(k, None)
+        d.pop("preset", None)
+        d["model"].pop("name")
+        return d, args
+
+    ref = recipe(cfgs["mienet"])
+    for f, cfg in cfgs.items():
+        assert recipe(cfg) == ref, f
+    # a CPU-sized backbone; the official presets keep ResNet-50 (the model defaults)
+    assert list(cfgs["mienet"].model.args.layers) == [1, 1, 1, 1]
+    assert "layers" not in load_config("mienet_sljd").model.args
 
 
 def test_engine_applies_the_official_group_multipliers():
