@@ -188,18 +188,27 @@ def _dots_clip(t: int = 32, size: int = 224, n: int = 6, seed: int = 0):
     return clip, index, disp
 
 
+def _dot_track_cells(index: torch.Tensor, disp: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Grid positions (x, y up) every dot passes through: (T·n, 2)."""
+    return (grid[index].unsqueeze(0) + disp).reshape(-1, 2)
+
+
 def flow_quality(out: Path) -> dict:
     """Endpoint error of Ĝ[0→m] for each offline backbone on synthetic clips with known motion."""
     from motionscope.models.vit import build_backbone
-    from motionscope.motion.patch_flow import soft_match_positions
+    from motionscope.motion.patch_flow import coords_grid, soft_match_positions
 
     backbones = {"pixel (default: 3x3-patch context, 4-px blur)": ("pixel", {}),
+                 "pixel + positional prior (position 0.3, sigma 1 patch)": (
+                     "pixel", {"position": 0.3, "position_sigma": 1.0}),
                  "pixel plain (16x16 patch NCC)": ("pixel", {"context": 1, "blur": 0}),
                  "vit_random (ViT-B/16, DINO init, seed 0)": ("vit_random", {})}
     clips = {"texture, 4-px grain": _pan_clip(56), "texture, 12-px grain": _pan_clip(19)}
     dots, dot_index, dot_disp = _dots_clip()
     result: dict = {"what": "mean endpoint error (patches) of the soft-argmax position of each "
-                            "patch of frame 0 in frames 0..31 (tau 0.001), patches in view",
+                            "patch of frame 0 in frames 0..31 (tau 0.001), patches in view; "
+                            "for the dots clip: the dots' patches, and separately the blank "
+                            "patches' distance from where they are (they do not move)",
                     "zero_motion_baseline": {}, "backbones": {}}
     for name, (_, truth) in clips.items():
         grid = truth[0]
@@ -220,6 +229,11 @@ def flow_quality(out: Path) -> dict:
             pos = soft_match_positions(tokens)[0, 0]  # (T, N, 2)
             if truth is None:
                 err = (pos[:, dot_index] - pos[:1, dot_index] - dot_disp).norm(dim=-1).mean()
+                # blank patches (no dot ever within 2 patches) do not move: any flow is spurious
+                grid = coords_grid(14, 14)
+                near = torch.cdist(grid, _dot_track_cells(dot_index, dot_disp, grid)).amin(-1) <= 2
+                row["6 dots: blank patches' spurious motion"] = round(
+                    float((pos[:, ~near] - grid[~near]).norm(dim=-1).mean()), 3)
             else:
                 inview = ((truth >= 0) & (truth <= 13)).all(-1)
                 err = (pos - truth).norm(dim=-1)[inview].mean()

@@ -244,6 +244,9 @@ def test_pixel_backbone_position_prior_keeps_blank_patches_still():
     assert (without[blank] - torch.tensor([7.5, 7.5])).abs().max() < 0.5   # the grid's centre
     with pytest.raises(ConfigError, match="position"):
         PixelPatchTokens(64, 4, position=1.0)
+    # `{blur:1.0}` on a command line is YAML for the key "blur:1.0": named, not ignored
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['blur:1.0'\]"):
+        build_backbone("pixel", None, 64, 4, **{"blur:1.0": None})
 
 
 def test_dino_checkpoint_loading(tmp_path):

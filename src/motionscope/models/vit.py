@@ -21,6 +21,7 @@ reports what each offline choice does to the flows.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import warnings
@@ -312,6 +313,8 @@ def load_dino_checkpoint(model: VisionTransformer, path: str | os.PathLike) -> N
 
 
 BACKBONES = ("dino_vitb16", "vit_random", "pixel", "none")
+#: the keyword arguments of :class:`PixelPatchTokens` that ``backbone_kwargs`` may set
+PIXEL_KWARGS = ("context", "blur", "position", "position_sigma")
 
 
 def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | None = None,
@@ -328,6 +331,13 @@ def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | No
     """
     if name not in BACKBONES:
         raise ConfigError(f"unknown MP backbone {name!r} (known: {', '.join(BACKBONES)})")
+    known = set(PIXEL_KWARGS) | (set(inspect.signature(VisionTransformer).parameters)
+                                 - {"img_size", "patch_size", "num_classes"})
+    unknown = sorted(set(vit_kwargs) - known)
+    if unknown:  # e.g. `{blur:1.0}` on the command line: YAML reads it as the key "blur:1.0"
+        raise ConfigError(f"model.args.backbone_kwargs: unknown key(s) {unknown} for backbone "
+                          f"{name!r} (known: {', '.join(sorted(known))}); in YAML flow style write "
+                          f"a space after each colon: {{blur: 1.0}}")
     if name == "none":
         return None
     if name == "dino_vitb16" and checkpoint is None:
@@ -335,8 +345,7 @@ def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | No
                       "(see docs/mp.md); pass backbone_checkpoint=<dino_vitbase16_pretrain.pth>",
                       stacklevel=3)
     if name == "pixel" or (name == "dino_vitb16" and checkpoint is None):
-        pix_kw = {k: vit_kwargs[k] for k in ("context", "blur", "position", "position_sigma")
-                  if k in vit_kwargs}
+        pix_kw = {k: vit_kwargs[k] for k in PIXEL_KWARGS if k in vit_kwargs}
         model: nn.Module = PixelPatchTokens(img_size, patch_size, **pix_kw)
     else:
         kw = {"embed_dim": 768, "depth": 12, "num_heads": 12, "mlp_ratio": 4, "qkv_bias": True,
