@@ -198,3 +198,22 @@ def test_pretrain_task_uses_losses_only(tmp_path):
     assert len(val) == 3 and "top1" not in val[0]
     assert res["best"]["loss"] == min(m["loss"] for m in val)
     assert json.loads((tmp_path / "p" / "results.json").read_text())["test"]["loss"] > 0
+
+
+def test_last_checkpoint_keeps_the_last_weights_after_the_test_loads_best(tmp_path):
+    """The final test evaluates best.pt; last.pt must still be the end of training (what a
+    user resumes or fine-tunes from), not the validation-selected weights."""
+    over = ["train.epochs=4", "train.eval_every=1", "optim.lr=0.05", *SMALL]
+    cfg = load_config("baseline_skeleton", over)
+    seed_everything(cfg.train.seed)
+    run = tmp_path / "r"
+    trainer = Trainer(cfg, build_model(cfg), build_datasets(cfg), run)
+    end = {}
+    trainer.callbacks.append(lambda tr: end.update(
+        step=tr.global_step, w={k: v.detach().clone() for k, v in tr.model.state_dict().items()}))
+    trainer.fit()
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["epoch"] < last["epoch"], "precondition: the best epoch is not the last"
+    assert last["global_step"] == end["step"]
+    assert _same(last["model"], end["w"]) and not _same(best["model"], end["w"])

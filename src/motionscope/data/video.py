@@ -40,6 +40,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -549,7 +550,9 @@ def world_root(world: dict | None = None, cache: str | os.PathLike | None = None
     # one process by default: spawned workers re-import the caller's main module, which
     # hangs a script that has no ``if __name__ == "__main__":`` guard
     workers = int(spec.pop("workers", 1))
-    return cached_world(("rgb", "rawframes"), cache=cache, workers=workers, prefix="rgb", **spec)
+    # a dataset builder cannot see train.progress: show the bar only on a terminal
+    return cached_world(("rgb", "rawframes"), cache=cache, workers=workers, prefix="rgb",
+                        progress=sys.stderr.isatty(), **spec)
 
 
 def build_world_clips(split: str, data_cfg) -> ClipDataset:

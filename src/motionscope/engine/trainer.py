@@ -215,8 +215,9 @@ class Trainer:
                     self._validate()
                 self.save("last.pt")
             self.finished = self.global_step >= self.total_steps
-            results = self._final_test() if self.finished else {}
+            # before the test loads best.pt into the model: last.pt keeps the last weights
             self.save("last.pt")
+            results = self._final_test() if self.finished else {}
             return {"global_step": self.global_step, "epoch": self.epoch, "best": self.best,
                     **results}
         finally:
