@@ -134,7 +134,7 @@ def test_cached_training_dataset_feeds_tokens(ramp_clips, tmp_path):
     ds = build_dataset(cfg.data, "train")
     batch = ds.__getitems__([0, 1])
     assert set(batch[0]) == {"tokens", "label", "index"}
-    assert batch[0]["tokens"].shape == (8, 256, 48 + 256)  # (T, N, E): mp_world's 4-px patches
+    assert batch[0]["tokens"].shape == (8, 256, 48)  # (T, N, E): mp_world's 4-px patches
     assert ds.cache.misses == 2
     assert ds.cache.misses + ds.cache.hits == 2
     ds.__getitems__([0, 1])
