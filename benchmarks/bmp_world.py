@@ -2,10 +2,11 @@
 24 BMP conditions rendered from the world's test split.
 
     python benchmarks/bmp_world.py                      # MP + 3D CNN (a few minutes on CPU)
-    python benchmarks/bmp_world.py --models mp_world,cnn3d_bmp_world,tsn_world,tsm_world
+    python benchmarks/bmp_world.py --models mp_world,tsm_world,cnn3d_bmp_world --seeds 42 43 44
 
 Every model trains on the same generated world (``mp_world``'s ``data.args.world``), from the
-preset's recipe with ``train.seed=--seed``; the stimuli come from ``motionscope stimuli`` on the
+preset's recipe with ``train.seed`` = each of ``--seeds`` (the table holds the mean per
+condition, the JSON every seed's numbers); the stimuli come from ``motionscope stimuli`` on the
 world's test split (``--frames`` frames per clip, the world's 64x112 frame size, ``--stim-seed``);
 ``motionscope bmp-eval`` scores each run. Writes ``benchmarks/results/bmp_world.json`` (every
 number, the seeds and sizes), ``docs/img/bmp_world.png`` and prints the Markdown table. Nothing
@@ -87,6 +88,11 @@ def chart(rows: list[dict], models: list[str], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
 def markdown(rows: list[dict], models: list[str]) -> str:
     from motionscope.stimuli.conditions import PAPER_TOP1
 
@@ -105,7 +111,8 @@ def markdown(rows: list[dict], models: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="mp_world,cnn3d_bmp_world")
-    ap.add_argument("--seed", type=int, default=42, help="train.seed of every run")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42],
+                    help="train.seed of every run; with several, the table holds the mean")
     ap.add_argument("--stim-seed", type=int, default=0, help="stimulus seed (SP dots, shuffles)")
     ap.add_argument("--frames", type=int, default=8, help="frames per stimulus clip")
     ap.add_argument("--work", default="runs/bmp_world", help="runs and stimuli go here")
@@ -133,16 +140,16 @@ def main() -> None:
                          workers=1, progress=False)
     t_stim = time.time() - t0
     results, runs = {}, {}
-    for m in models:
-        run_dir = work / "runs" / f"{m}_seed{a.seed}"
-        over = [f"train.seed={a.seed}", "train.progress=false", "train.tensorboard=false",
+    for m, seed in ((m, seed) for seed in a.seeds for m in models):
+        run_dir = work / "runs" / f"{m}_seed{seed}"
+        over = [f"train.seed={seed}", "train.progress=false", "train.tensorboard=false",
                 "data.num_workers=0"] + world_overrides(m, world) + [
                     o for o in a.extra.split(",") if o]
         if not (run_dir / "results.json").is_file():
             train(m, over, run_dir=str(run_dir))
         res = json.loads((run_dir / "results.json").read_text())
         t1 = time.time()
-        ev_dir = work / "bmp" / f"{m}_seed{a.seed}"
+        ev_dir = work / "bmp" / f"{m}_seed{seed}"
         done = ev_dir / "bmp_results.json"
         if done.is_file() and done.stat().st_mtime > (run_dir / "results.json").stat().st_mtime:
             ev = {"rows": json.loads(done.read_text())["rows"]}  # this run on these stimuli
@@ -151,38 +158,42 @@ def main() -> None:
             ev = bmp_eval(str(run_dir), str(stim), out=str(ev_dir), progress=False)
             t_eval = round(time.time() - t1, 1)
         cfg = read_preset(m)
-        runs[m] = {"preset": m, "model": cfg["model"]["name"], "overrides": over,
+        runs[f"{m}_seed{seed}"] = {"preset": m, "seed": seed, "model": cfg["model"]["name"],
+                                   "overrides": over,
                    "epochs": cfg["train"]["epochs"], "batch_size": cfg["data"]["batch_size"],
                    **run_facts(run_dir), "bmp_eval_s": t_eval,
                    "world_test_top1": (res.get("test") or {}).get("top1"),
                    "best_val": res.get("best_val")}
-        results[m] = {r["condition"]: r for r in ev["rows"]}
-        print(f"{m}: " + ", ".join(f"{c} {100 * r['top1']:.1f}" for c, r in results[m].items()
-                                   if r["top1"] is not None), flush=True)
-    conds = list(results[models[0]])
-    rows = [{"condition": c, "clips": results[models[0]][c]["clips"],
-             **{m: results[m][c]["top1"] for m in models}} for c in conds]
+        results[m, seed] = {r["condition"]: r for r in ev["rows"]}
+        print(f"{m} seed {seed}: " + ", ".join(
+            f"{c} {100 * r['top1']:.1f}" for c, r in results[m, seed].items()
+            if r["top1"] is not None), flush=True)
+    first = results[models[0], a.seeds[0]]
+    per_seed = {f"{m}_seed{seed}": {c: r["top1"] for c, r in res.items()}
+                for (m, seed), res in results.items()}
+    rows = [{"condition": c, "clips": first[c]["clips"],
+             **{m: _mean([results[m, seed][c]["top1"] for seed in a.seeds]) for m in models}}
+            for c in first]
     table = markdown(rows, models)
     print(table)
     key = ("J-6P", "SP-8P-1LT")
     claim = {}
     if "mp_world" in models:
         for base in (m for m in models if m != "mp_world"):
-            claim[base] = {c: {"mp": results["mp_world"][c]["top1"], "baseline":
-                               results[base][c]["top1"],
-                               "margin_points": round(100 * (results["mp_world"][c]["top1"] -
-                                                             results[base][c]["top1"]), 2)}
-                           for c in key if c in results["mp_world"]}
+            claim[base] = {c: {"mp": r["mp_world"], "baseline": r[base],
+                               "margin_points": round(100 * (r["mp_world"] - r[base]), 2)}
+                           for r in rows for c in key if r["condition"] == c}
     out = {"world": world, "world_root": str(root), "stimuli": {
         "frames": a.frames, "seed": a.stim_seed, "split": "test", "size": world["size"]},
-        "seed": a.seed, "torch_threads": a.threads, "runs": runs, "rows": rows,
+        "seeds": a.seeds, "torch_threads": a.threads, "runs": runs, "rows": rows,
+        "top1_per_seed": per_seed,
         "mp_minus_baseline": claim, "stimuli_s": round(t_stim, 1),
         "total_s": round(time.time() - t0, 1), "table_md": table}
     if not a.no_write:
         write_result("bmp_world", out)
         chart(rows, models, DOCS_IMG / "bmp_world.png",
-              f"Embedded world, trained on RGB only (seed {a.seed}); test split rendered as the "
-              f"24 BMP conditions, {a.frames} frames")
+              f"Embedded world, trained on RGB only (mean of seeds {', '.join(map(str, a.seeds))}); "
+              f"test split rendered as the 24 BMP conditions, {a.frames} frames")
 
 
 if __name__ == "__main__":
