@@ -144,7 +144,9 @@ def stimuli(source: Annotated[str, typer.Option(help="world, NTU RGB+D root or k
             frames: Annotated[int, typer.Option(help="frames per clip (0: source length)")] = 32,
             seed: Annotated[int, typer.Option(help="random seed")] = 0,
             workers: Annotated[int, typer.Option(help="worker processes")] = 1,
-            preview: Annotated[str | None, typer.Option(help="gif or mp4 previews")] = None):
+            preview: Annotated[str | None, typer.Option(help="gif or mp4 previews")] = None,
+            radius: Annotated[float | None, typer.Option(
+                help="dot radius in px (default: the official 5/1080 of the frame height)")] = None):
     """Render the BMP point-light / temporal conditions (docs/bmp.md)."""
     from .errors import ConfigError
     from .stimuli import generate_stimuli
@@ -156,7 +158,8 @@ def stimuli(source: Annotated[str, typer.Option(help="world, NTU RGB+D root or k
         except ValueError as e:
             raise ConfigError(f"--size {size!r}: expected HxW, e.g. 224x398") from e
     path = generate_stimuli(source, out, conditions, list_path=list_file, size=hw,
-                            frames=frames or None, seed=seed, workers=workers, preview=preview)
+                            frames=frames or None, seed=seed, workers=workers, preview=preview,
+                            radius=radius)
     for cond, info in json.loads(open(path, encoding="utf-8").read())["conditions"].items():
         typer.echo(f"{cond:10s} {info['clips']:6d} clips" + (
             f", {len(info['failed'])} failed (first: {info['failed'][0]['error']})"

@@ -123,11 +123,12 @@ def test_cli_stimuli_and_bmp_eval(tiny_world, clip_run, tmp_path, capsys):
 
     out = tmp_path / "cli_stimuli"
     main(["stimuli", "--source", str(tiny_world), "--out", str(out), "--conditions",
-          "J-6P,SP-4P-1LT", "--size", "32x32", "--seed", "3"])
+          "J-6P,SP-4P-1LT", "--size", "32x32", "--seed", "3", "--radius", "1.5"])
     text = capsys.readouterr().out
     assert "J-6P" in text and "6 clips" in text and "stimuli written" in text
     m = json.loads((out / "stimuli.json").read_text())
     assert m["config"]["size"] == [32, 32] and m["config"]["seed"] == 3
+    assert m["config"]["radius"] == 1.5
     main(["bmp-eval", str(clip_run), "--stimuli", str(out), "--out", str(tmp_path / "e")])
     text = capsys.readouterr().out
     assert "SP-4P-1LT" in text and (tmp_path / "e" / "bmp_chart.png").is_file()
