@@ -16,6 +16,7 @@ measurements, both writing real mp4 files:
 The load average is recorded because the development machines are shared.
 
     python benchmarks/stimuli.py [--world DIR] [--clips-per-class 12] [--repeats 3]
+    python benchmarks/stimuli.py --clips-per-class 48     # 480 clips: worker start-up amortised
 """
 
 from __future__ import annotations
