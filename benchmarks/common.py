@@ -36,9 +36,11 @@ def machine() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def write_result(name: str, result: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_result(name: str, result: dict, path: str | Path | None = None) -> Path:
+    """Write ``result`` (its own ``machine`` / ``date`` keys win) atomically to ``path``
+    (default ``results/<name>.json``) and print it."""
+    path = Path(path) if path is not None else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "machine": machine(), "date": time.strftime("%Y-%m-%d"), **result}
     from motionscope.fsutil import atomic_write_text
 

@@ -28,7 +28,6 @@ Measured:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -43,7 +42,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-from motionscope.fsutil import atomic_write_text  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import write_result  # noqa: E402
+
 from motionscope.io.video import VideoReader, read_video, write_video  # noqa: E402
 
 PRESETS = ("ultrafast", "medium")  # write_video's default first
@@ -187,9 +188,7 @@ def main() -> None:
                     "loadavg_1m_after": round(os.getloadavg()[0], 2)},
         "date": time.strftime("%Y-%m-%d"),
     }
-    text = json.dumps(result, indent=2) + "\n"
-    atomic_write_text(args.out, text)
-    print(text)
+    write_result("video_decode", result, args.out)
 
 
 if __name__ == "__main__":

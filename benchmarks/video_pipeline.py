@@ -26,7 +26,6 @@ give (``2000 / cpu_ms_per_clip``, workers scale linearly while cores are free).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -41,10 +40,9 @@ from torch.utils.data import DataLoader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from common import machine  # noqa: E402
+from common import machine, write_result  # noqa: E402
 
 from motionscope.data.video import RawframeDataset, VideoDataset  # noqa: E402
-from motionscope.fsutil import atomic_write_text  # noqa: E402
 from motionscope.io.rawframes import write_frames, write_rawframe_list  # noqa: E402
 from motionscope.io.splits import write_video_csv  # noqa: E402
 from motionscope.io.video import read_video, write_video  # noqa: E402
@@ -149,9 +147,7 @@ def main() -> None:
                     "loadavg_1m_after": round(os.getloadavg()[0], 2)},
         "date": time.strftime("%Y-%m-%d"),
     }
-    text = json.dumps(result, indent=2) + "\n"
-    atomic_write_text(args.out, text)
-    print(text)
+    write_result("video_pipeline", result, args.out)
 
 
 if __name__ == "__main__":
