@@ -10,8 +10,9 @@ measurements, both writing real mp4 files:
   workers share nothing, so it scales with cores.
 * ``generate_2_workers``: ``generate_stimuli(..., "J-6P", workers=2)`` end to end (discovery,
   worker start-up, the split list and stimuli.json included), wall clock, and the CPU seconds
-  the workers used (``clips_per_cpu_s`` x 2 is again the quiet-machine 2-core rate). Each
-  spawned worker first imports numpy, PyAV and OpenCV (~0.4 s of CPU), which small runs feel.
+  the workers used (``clips_per_cpu_s`` x 2 is again the quiet-machine 2-core rate). The
+  workers are forked as from the CLI (see :mod:`motionscope.parallel`; a spawned worker would
+  first spend ~0.5 s importing numpy and PyAV, which small runs feel).
 
 The load average is recorded because the development machines are shared.
 
@@ -123,12 +124,6 @@ def main() -> None:
     ap.add_argument("--name", default="stimuli")
     args = ap.parse_args()
     os.environ.setdefault("MOTIONSCOPE_NO_PROGRESS", "1")
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
     tmp = Path(tempfile.mkdtemp(prefix="ms-stimuli-bench-"))
     try:
         world = Path(args.world) if args.world else tmp / "world"
@@ -156,6 +151,9 @@ def main() -> None:
         "note": "the wall-clock rates are measured on a shared machine (see the load average); "
                 "the CPU-time rates are what two free cores give",
     }
+    from motionscope.parallel import start_method
+
+    result["worker_start_method"] = start_method()  # what generate_stimuli's pool used
     from common import write_result  # imports torch: not at the top, or every spawned
     write_result(args.name, result)  # worker (they re-import this script) would pay for it
 

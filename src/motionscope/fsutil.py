@@ -40,6 +40,35 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
         yield f
 
 
+_COUNTER = iter(range(1 << 62))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, at a few system calls' cost.
+
+    For writers of many small files (stimulus clips): the temporary name is unique per process
+    and call, and the file is created with the usual mode (no ``chmod``); the folder is only
+    made when the first open says it is missing.
+    """
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.{next(_COUNTER)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(head or ".", exist_ok=True)
+        fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)

@@ -11,7 +11,6 @@ the whole padded array, ~10 GB for NTU-60, in memory), and the feeder can memory
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -24,6 +23,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..fsutil import atomic_path
+from ..parallel import imap_jobs
 
 __all__ = ["ArraySpec", "write_npz_streaming", "run_pool", "default_workers", "failure_kind",
            "SequenceStore", "Summary"]
@@ -81,12 +81,6 @@ def _progress(total: int, desc: str, enabled: bool):
                 file=sys.stderr, leave=False)
 
 
-def _init_worker() -> None:
-    # workers parse text with numpy: one BLAS/OpenMP thread each, or 2 workers fight for cores
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-
-
 def run_pool(fn: Callable, jobs: list, workers: int, desc: str, progress: bool = True,
              chunksize: int | None = None) -> Iterator:
     """``fn(job)`` for every job, in any order, on ``workers`` processes, with a progress bar.
@@ -97,18 +91,9 @@ def run_pool(fn: Callable, jobs: list, workers: int, desc: str, progress: bool =
     """
     bar = _progress(len(jobs), desc, progress)
     try:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                yield fn(job)
-                bar.update(1)
-            return
-        if chunksize is None:
-            chunksize = max(1, min(32, len(jobs) // (workers * 8)))
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ctx.Pool(workers, initializer=_init_worker) as pool:
-            for res in pool.imap_unordered(fn, jobs, chunksize=chunksize):
-                yield res
-                bar.update(1)
+        for res in imap_jobs(fn, jobs, workers, ordered=False, chunksize=chunksize):
+            yield res
+            bar.update(1)
     finally:
         bar.close()
 

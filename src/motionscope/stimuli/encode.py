@@ -4,7 +4,8 @@ Stimulus clips are tiny and mostly black, so opening an x264 encoder (~5 ms) cos
 compressing the whole clip. :class:`ClipEncoder` therefore keeps one encoder per process and
 frame size and cuts its output into files: every clip starts with a forced IDR frame (a closed
 GOP: nothing refers across clips) that repeats the stream headers, and the clip's packets are
-muxed into their own mp4 (the muxer builds the ``avcC`` box from those in-band headers). A
+muxed into their own mp4 by :mod:`motionscope.io.mp4` (which builds the ``avcC`` box from those
+in-band headers; a libavformat muxer costs ~1.5 ms per file to open and close). A
 constant quantiser (``qp``, no rate-control history), a discarded warm-up frame (x264 writes
 its version SEI only once) and a fixed ``idr_pic_id`` parity make a clip's bytes depend on its
 frames alone, not on what the process encoded before, so the output is the same for any number
@@ -25,7 +26,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..fsutil import atomic_path
+from ..fsutil import atomic_path, atomic_write_bytes
+from ..io.mp4 import h264_mp4_bytes
 
 __all__ = ["gray_to_i420", "rgb_to_i420", "write_i420", "write_gray_mp4", "write_rgb_mp4",
            "write_gif", "ClipEncoder", "Y_LUT", "DEFAULT_QP"]
@@ -79,9 +81,12 @@ class ClipEncoder:
         # writable views of the frame's planes (rows may be padded to an aligned line size)
         self._planes = [np.frombuffer(memoryview(p), np.uint8).reshape(-1, p.line_size)
                         for p in self._frame.planes]
+        self._luma = self._planes[0].reshape(-1)  # flat, rows of ``line_size`` bytes
         self._pts = 0
         self._idr = 0
-        self._fill_gray(np.zeros(0, np.int64), np.zeros(0, np.uint8))
+        self._lit = np.zeros(0, np.int64)  # offsets in ``_luma`` of the grey pixels now set
+        self._neutral = False  # chroma planes all 128 (grey frames)
+        self._fill_gray(self._lit, np.zeros(0, np.uint8))
         self._encode(key=True)  # the version SEI goes out with this discarded frame
 
     def _fill_i420(self, yuv: np.ndarray) -> None:
@@ -91,16 +96,23 @@ class ClipEncoder:
         self._planes[0][:H, :W] = flat[:n].reshape(H, W)
         self._planes[1][:H // 2, :W // 2] = flat[n:n + c].reshape(H // 2, W // 2)
         self._planes[2][:H // 2, :W // 2] = flat[n + c:].reshape(H // 2, W // 2)
+        self._neutral = False
+        self._lit = None  # the luma plane is no longer black outside known pixels
 
-    def _fill_gray(self, index: np.ndarray, value: np.ndarray) -> None:
-        """A black frame with grey pixels ``value`` at flat (H, W) positions ``index``."""
-        y = self._planes[0]
-        y[:] = 16
-        self._planes[1][:] = 128
-        self._planes[2][:] = 128
-        if len(index):
-            r, c = np.divmod(index, self.width)
-            y[r, c] = Y_LUT[value]
+    def _fill_gray(self, offset: np.ndarray, luma: np.ndarray) -> None:
+        """A black frame with luma values ``luma`` at offsets ``offset`` of the luma plane.
+
+        Only the pixels lit in the previous grey frame are blackened again: a point-light
+        frame has a few dozen of them, the plane tens of thousands."""
+        if self._lit is None or not self._neutral:
+            self._planes[0][:] = 16
+            self._planes[1][:] = 128
+            self._planes[2][:] = 128
+            self._neutral = True
+        else:
+            self._luma[self._lit] = 16
+        self._luma[offset] = luma
+        self._lit = offset
 
     def _encode(self, key: bool) -> list:
         f = self._frame
@@ -119,7 +131,7 @@ class ClipEncoder:
         packets = []
         for t in range(T):
             fill(t)
-            packets += self._encode(key=t == 0)
+            packets += [bytes(p) for p in self._encode(key=t == 0)]
         if len(packets) != T:
             raise RuntimeError(f"x264 returned {len(packets)} packets for {T} frames")
         return packets
@@ -139,22 +151,17 @@ class ClipEncoder:
         """Encode a grey :class:`~motionscope.stimuli.render.SparseClip` (lit pixels only)."""
         T, H, W = clip.shape
         self._check(H, W)
-        self._mux(path, self._clip(lambda t: self._fill_gray(*clip.frame(t)), T), fps)
+        t, rest = np.divmod(clip.index, H * W)  # the clip's index is sorted, so ``t`` is too
+        row, col = np.divmod(rest, W)
+        offset = row * self._planes[0].shape[1] + col
+        luma = Y_LUT[clip.value]
+        b = np.searchsorted(t, np.arange(T + 1)).tolist()
+        self._mux(path, self._clip(lambda k: self._fill_gray(offset[b[k]:b[k + 1]],
+                                                             luma[b[k]:b[k + 1]]), T), fps)
 
-    def _mux(self, path, packets: list, fps: float) -> None:
+    def _mux(self, path, packets: list[bytes], fps: float) -> None:
         rate = Fraction(float(fps)).limit_denominator(100000)
-        with atomic_path(path) as tmp, av.open(str(tmp), "w",
-                                               options={"fflags": "+bitexact"}) as container:
-            stream = container.add_mux_stream("h264", rate=rate, width=self.width,
-                                              height=self.height)
-            tick = 1 / rate
-            stream.time_base = tick
-            for t, p in enumerate(packets):
-                p.pts = p.dts = t
-                p.duration = 1
-                p.time_base = tick  # in frames; the muxer rescales to its own time base
-                p.stream = stream
-                container.mux(p)
+        atomic_write_bytes(path, h264_mp4_bytes(packets, self.width, self.height, rate))
 
 
 _ENCODERS: dict[tuple, ClipEncoder] = {}

@@ -17,7 +17,6 @@ depend on the number of workers, and an interrupted run resumes where it stopped
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import shutil
 import time
@@ -28,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, MotionscopeError
 from ..fsutil import atomic_path, atomic_write_text
+from ..parallel import imap_jobs, zip_sizes
 from .conditions import (
     CONDITIONS,
     Condition,
@@ -215,28 +215,6 @@ def _make_sample(job) -> dict:
 
 
 # ----------------------------------------------------------------------------- driver
-def _worker_init() -> None:
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def _run(jobs: list, workers: int, bar, clips_per_job):
-    if workers <= 1 or len(jobs) <= 1:
-        _worker_init()
-        for j in jobs:
-            r = _make_sample(j)
-            bar.update(clips_per_job(j))
-            yield r
-        return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
-        for j, r in zip(jobs, pool.imap(_make_sample, jobs, chunksize=1)):
-            bar.update(clips_per_job(j))
-            yield r
 
 
 def _check_state(root: Path, cfg: dict) -> Path | None:
@@ -335,7 +313,8 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
     results: list[dict] = []
     with progress_bar(total=sum(clips_per_job(j) for j in jobs), desc="stimuli", unit="clip",
                       enabled=progress) as bar:
-        for r in _run(jobs, int(workers), bar, clips_per_job):
+        for r in zip_sizes(imap_jobs(_make_sample, jobs, int(workers)),
+                           map(clips_per_job, jobs), bar):
             results.append(r)
             if strict:
                 bad = [(c, v["error"]) for c, v in r["results"].items() if "error" in v]

@@ -143,7 +143,11 @@ class SparseClip:
     def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Lit pixels of frame ``t``: flat indices into (H, W) and values."""
         hw = self.shape[1] * self.shape[2]
-        lo, hi = np.searchsorted(self.index, [t * hw, (t + 1) * hw])
+        bounds = self.__dict__.get("_bounds")
+        if bounds is None:  # where each frame starts in ``index``, found once per clip
+            bounds = self.__dict__["_bounds"] = np.searchsorted(
+                self.index, np.arange(self.shape[0] + 1) * hw).tolist()
+        lo, hi = bounds[t], bounds[t + 1]
         return self.index[lo:hi] - t * hw, self.value[lo:hi]
 
     def take(self, frames) -> SparseClip:

@@ -317,8 +317,8 @@ def load_pose(s: SampleSource) -> Pose:
     if _ntu_ids(s.key):
         size, fps = size or NTU_FRAME_SIZE, fps or NTU_FPS
     fps = fps or NTU_FPS
-    if s.pose_kind == "world":
-        return from_world_npz(s.pose)
+    if s.pose_kind == "world":  # the manifest's size and rate: no extra reads from the npz
+        return from_world_npz(s.pose, size=s.image_size, fps=s.fps)
     if s.pose_kind == "skeleton":
         from ..io.ntu import read_skeleton
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing as mp
 import os
 import shutil
 import zipfile
@@ -29,6 +28,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..fsutil import atomic_path, atomic_write_text
 from ..layouts import get_layout
+from ..parallel import imap_jobs, zip_sizes
 from .actions import BMP_ACTIONS, generate_motion, get_classes, sample_start
 from .body import BODY_JOINTS, LAYOUT_MAPS, J, rot_y
 from .camera import (
@@ -464,49 +464,11 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="clip", dynamic_ncols=True)
 
 
-def _worker_init() -> None:
-    try:
-        import cv2
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-# one thread per worker process: the workers are the parallelism (set before they start, so
-# OpenBLAS/OpenMP read it when numpy loads)
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def _run_jobs(fn, jobs: list, workers: int, bar, sizes: list[int] | None = None) -> list:
-    """``fn`` over ``jobs`` in order, in ``workers`` spawned processes; the bar advances by
-    ``sizes[i]`` (clips in job i, default 1) as each job finishes."""
-    results = []
-    sizes = sizes or [1] * len(jobs)
-    if workers <= 1 or len(jobs) <= 1:
-        _worker_init()
-        for j, n in zip(jobs, sizes):
-            results.append(fn(j))
-            if bar is not None:
-                bar.update(n)
-        return results
-    ctx = mp.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
-    try:
-        for k in _THREAD_ENV:
-            os.environ.setdefault(k, "1")
-        pool = ctx.Pool(min(workers, len(jobs)), initializer=_worker_init)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    with pool:
-        for r, n in zip(pool.imap(fn, jobs, chunksize=1), sizes):
-            results.append(r)
-            if bar is not None:
-                bar.update(n)
-    return results
+    """``fn`` over ``jobs`` in order on ``workers`` processes; the bar advances by ``sizes[i]``
+    (clips in job i, default 1) as each job finishes."""
+    return list(zip_sizes(imap_jobs(fn, jobs, workers, chunksize=1), sizes or [1] * len(jobs),
+                          bar))
 
 
 def generate_world(out: str | os.PathLike, *, classes="bmp10", clips_per_class: int = 10,
