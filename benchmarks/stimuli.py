@@ -12,7 +12,8 @@ measurements, both writing real mp4 files:
   worker start-up, the split list and stimuli.json included), wall clock, and the CPU seconds
   the workers used (``clips_per_cpu_s`` x 2 is again the quiet-machine 2-core rate). The
   workers are forked as from the CLI (see :mod:`motionscope.parallel`; a spawned worker would
-  first spend ~0.5 s importing numpy and PyAV, which small runs feel).
+  first spend ~0.5 s importing numpy and PyAV, which small runs feel), which is why the world
+  is generated in a child process: this one must not load OpenCV.
 
 The load average is recorded because the development machines are shared.
 
@@ -127,11 +128,16 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ms-stimuli-bench-"))
     try:
         world = Path(args.world) if args.world else tmp / "world"
-        if not args.world:
-            from motionscope.synth import generate_world
+        if not args.world:  # in a child: see the module doc
+            import subprocess
 
-            generate_world(world, clips_per_class=args.clips_per_class, frames=32,
-                           size=(224, 224), formats="rgb", workers=2, progress=False)
+            code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from motionscope.synth import generate_world; "
+                    "generate_world(sys.argv[2], clips_per_class=int(sys.argv[3]), frames=32, "
+                    "size=(224, 224), formats='rgb', workers=2, progress=False)")
+            subprocess.run([sys.executable, "-c", code, str(ROOT.parent / "src"), str(world),
+                            str(args.clips_per_class)], check=True)
+            time.sleep(10)  # let the load average settle a little
         load0 = os.getloadavg()
         pc = per_core(world, tmp, args.repeats)
         gen = generate_2_workers(world, tmp, args.repeats)
