@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--work", default="runs/bmp_world", help="runs and stimuli go here")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--extra", default="", help="extra overrides for every run, comma-separated")
+    ap.add_argument("--tag", default="", help="suffix of the run folders (runs with --extra)")
+    ap.add_argument("--name", default="bmp_world",
+                    help="result name: benchmarks/results/NAME.json and docs/img/NAME.png")
     ap.add_argument("--no-write", action="store_true", help="do not write the result files")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -142,7 +145,7 @@ def main() -> None:
     t_stim = time.time() - t0
     results, runs = {}, {}
     for m, seed in ((m, seed) for seed in a.seeds for m in models):
-        run_dir = work / "runs" / f"{m}_seed{seed}"
+        run_dir = work / "runs" / f"{m}{a.tag}_seed{seed}"
         over = [f"train.seed={seed}", "train.progress=false", "train.tensorboard=false",
                 "data.num_workers=0"] + world_overrides(m, world) + [
                     o for o in a.extra.split(",") if o]
@@ -150,7 +153,7 @@ def main() -> None:
             train(m, over, run_dir=str(run_dir))
         res = json.loads((run_dir / "results.json").read_text())
         t1 = time.time()
-        ev_dir = work / "bmp" / f"{m}_seed{seed}"
+        ev_dir = work / "bmp" / f"{m}{a.tag}_seed{seed}"
         done = ev_dir / "bmp_results.json"
         if done.is_file() and done.stat().st_mtime > (run_dir / "results.json").stat().st_mtime:
             ev = {"rows": json.loads(done.read_text())["rows"]}  # this run on these stimuli
@@ -159,7 +162,7 @@ def main() -> None:
             ev = bmp_eval(str(run_dir), str(stim), out=str(ev_dir), progress=False)
             t_eval = round(time.time() - t1, 1)
         cfg = read_preset(m)
-        runs[f"{m}_seed{seed}"] = {"preset": m, "seed": seed, "model": cfg["model"]["name"],
+        runs[f"{m}{a.tag}_seed{seed}"] = {"preset": m, "seed": seed, "model": cfg["model"]["name"],
                                    "overrides": over,
                    "epochs": cfg["train"]["epochs"], "batch_size": cfg["data"]["batch_size"],
                    **run_facts(run_dir), "bmp_eval_s": t_eval,
@@ -170,7 +173,7 @@ def main() -> None:
             f"{c} {100 * r['top1']:.1f}" for c, r in results[m, seed].items()
             if r["top1"] is not None), flush=True)
     first = results[models[0], a.seeds[0]]
-    per_seed = {f"{m}_seed{seed}": {c: r["top1"] for c, r in res.items()}
+    per_seed = {f"{m}{a.tag}_seed{seed}": {c: r["top1"] for c, r in res.items()}
                 for (m, seed), res in results.items()}
     rows = [{"condition": c, "clips": first[c]["clips"],
              **{m: _mean([results[m, seed][c]["top1"] for seed in a.seeds]) for m in models}}
@@ -179,11 +182,13 @@ def main() -> None:
     print(table)
     key = ("J-6P", "SP-8P-1LT")
     claim = {}
-    if "mp_world" in models:
-        for base in (m for m in models if m != "mp_world"):
-            claim[base] = {c: {"mp": r["mp_world"], "baseline": r[base],
-                               "margin_points": round(100 * (r["mp_world"] - r[base]), 2)}
-                           for r in rows for c in key if r["condition"] == c}
+    perceivers = [m for m in models if m.split("_")[0] in ("mp", "enmp")]
+    for mp_name in perceivers:
+        for base in (m for m in models if m not in perceivers):
+            claim[f"{mp_name} - {base}"] = {
+                c: {"mp": r[mp_name], "baseline": r[base],
+                    "margin_points": round(100 * (r[mp_name] - r[base]), 2)}
+                for r in rows for c in key if r["condition"] == c}
     out = {"world": world, "world_root": str(root), "stimuli": {
         "frames": a.frames, "seed": a.stim_seed, "split": "test", "size": world["size"]},
         "seeds": a.seeds, "torch_threads": a.threads, "runs": runs, "rows": rows,
@@ -192,8 +197,8 @@ def main() -> None:
         "this_invocation_s": round(time.time() - t0, 1),  # finished runs are reused
         "table_md": table}
     if not a.no_write:
-        write_result("bmp_world", out)
-        chart(rows, models, DOCS_IMG / "bmp_world.png",
+        write_result(a.name, out)
+        chart(rows, models, DOCS_IMG / f"{a.name}.png",
               f"Embedded world, trained on RGB only (mean of seeds {', '.join(map(str, a.seeds))}); "
               f"test split rendered as the 24 BMP conditions, {a.frames} frames")
 

@@ -244,6 +244,24 @@ def test_pixel_backbone_position_prior_keeps_blank_patches_still():
     assert (without[blank] - torch.tensor([7.5, 7.5])).abs().max() < 0.5   # the grid's centre
     with pytest.raises(ConfigError, match="position"):
         PixelPatchTokens(64, 4, position=1.0)
+
+
+def test_pixel_backbone_block_scale_gives_each_block_its_own_blur():
+    """En-MP on the offline backbone: with block_scale s, block b is the pixel backbone with
+    blur * s**b (three matching scales); with the default 1 every block is the same tokens."""
+    x = torch.rand(2, 3, 32, 32)
+    same = PixelPatchTokens(32, 4, blur=1.0).patch_tokens(x, [0, 1, 2])
+    assert same.shape == (3, 2, 64, 48) and torch.equal(same[0], same[2])
+    multi = PixelPatchTokens(32, 4, blur=1.0, block_scale=2.0).patch_tokens(x, [0, 1, 2])
+    for b, blur in enumerate((1.0, 2.0, 4.0)):
+        torch.testing.assert_close(multi[b], PixelPatchTokens(32, 4, blur=blur).patch_tokens(x))
+    assert (multi[0] - multi[2]).abs().max() > 0.1
+    model = create_model("enmp_tiny", num_classes=3, backbone="pixel", patch_size=4,
+                         img_size=32, backbone_kwargs={"blur": 1.0, "block_scale": 2.0})
+    tokens = model.extract_tokens(torch.rand(1, 3, 8, 32, 32))
+    assert tokens.shape[1] == 3 and (tokens[:, 0] - tokens[:, 2]).abs().max() > 0.1
+    with pytest.raises(ConfigError, match="block_scale"):
+        PixelPatchTokens(32, 4, block_scale=0.0)
     # `{blur:1.0}` on a command line is YAML for the key "blur:1.0": named, not ignored
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['blur:1.0'\]"):
         build_backbone("pixel", None, 64, 4, **{"blur:1.0": None})

@@ -186,7 +186,9 @@ class PixelPatchTokens(nn.Module):
     cross-correlation of the two smoothed neighbourhoods, so MP's matching becomes NCC block
     matching. The context and blur make it tolerant to sub-patch motion, which raw 16×16
     patches are not (``context=1, blur=0``: plain patch NCC). Every "block" returns the same
-    tokens.
+    tokens unless ``block_scale`` != 1: block ``b`` then blurs by ``blur * block_scale**b`` px,
+    coarser with depth as ViT blocks see wider context, which gives En-MP's three blocks
+    three matching scales instead of three copies of one.
 
     ``position`` (λ, 0 = off) appends a positional code, as ViT's position embeddings do for
     DINO's tokens: a unit vector of Gaussian bumps (``position_sigma`` patches wide) over the
@@ -200,15 +202,17 @@ class PixelPatchTokens(nn.Module):
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_chans: int = 3,
                  context: int = 3, blur: float = 4.0, eps: float = 1e-6, position: float = 0.0,
-                 position_sigma: float = 1.0):
+                 position_sigma: float = 1.0, block_scale: float = 1.0):
         super().__init__()
         if context < 1 or context % 2 == 0:
             raise ConfigError(f"pixel backbone context must be an odd number >= 1; got {context}")
         if not 0.0 <= position < 1.0 or position_sigma <= 0:
             raise ConfigError(f"pixel backbone position must be in [0, 1) and position_sigma > 0; "
                               f"got {position}, {position_sigma}")
+        if block_scale <= 0:
+            raise ConfigError(f"pixel backbone block_scale must be > 0; got {block_scale}")
         self.img_size, self.patch_size, self.eps = img_size, patch_size, eps
-        self.context, self.blur = context, float(blur)
+        self.context, self.blur, self.block_scale = context, float(blur), float(block_scale)
         self.position, self.position_sigma = float(position), float(position_sigma)
         self.embed_dim = self.num_features = in_chans * patch_size * patch_size
         if self.position > 0:
@@ -220,26 +224,39 @@ class PixelPatchTokens(nn.Module):
             self.register_buffer("pos_code", F.normalize(code, dim=-1), persistent=False)
             self.embed_dim = self.num_features = self.embed_dim + side * side
         self.depth = 1
-        if blur > 0:
-            r = int(math.ceil(3 * blur))
-            k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * blur ** 2))
-            self.register_buffer("kernel", k / k.sum(), persistent=False)
-        else:
-            self.kernel = None
+        self._kernels: dict[float, torch.Tensor | None] = {}
 
-    def _smooth(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernel is None:
+    @staticmethod
+    def _kernel(blur: float) -> torch.Tensor | None:
+        if blur <= 0:
+            return None
+        r = int(math.ceil(3 * blur))
+        k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * blur ** 2))
+        return k / k.sum()
+
+    def _smooth(self, x: torch.Tensor, blur: float) -> torch.Tensor:
+        if blur not in self._kernels:
+            self._kernels[blur] = self._kernel(blur)
+        k = self._kernels[blur]
+        if k is None:
             return x
-        c, r = x.shape[1], self.kernel.numel() // 2
-        k = self.kernel.to(x.dtype)
+        c, r = x.shape[1], k.numel() // 2
+        k = k.to(device=x.device, dtype=x.dtype)
         x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1),
                      groups=c)
         return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"),
                         k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
     def patch_tokens(self, x: torch.Tensor, blocks: Sequence[int] | None = None) -> torch.Tensor:
+        if blocks is not None and self.block_scale != 1.0:  # one blur per block
+            return torch.stack([self._tokens(x, self.blur * self.block_scale ** b)
+                                for b in blocks])
+        tokens = self._tokens(x, self.blur)
+        return tokens if blocks is None else tokens.unsqueeze(0).expand(len(blocks), -1, -1, -1)
+
+    def _tokens(self, x: torch.Tensor, blur: float) -> torch.Tensor:
         p, k = self.patch_size, self.context
-        x = self._smooth(x)
+        x = self._smooth(x, blur)
         if k > 1:  # k×k-mean image sampled every k px over the k·p neighbourhood of each patch
             pad = (k - 1) * p // 2
             x = F.avg_pool2d(F.pad(x, (pad,) * 4, mode="replicate"), k, stride=1)
@@ -249,7 +266,7 @@ class PixelPatchTokens(nn.Module):
             app = tokens * math.sqrt((1 - self.position) / tokens.shape[-1])
             pos = self.pos_code.to(tokens.dtype) * math.sqrt(self.position)
             tokens = torch.cat([app, pos.expand(tokens.shape[0], -1, -1)], dim=-1)
-        return tokens if blocks is None else tokens.unsqueeze(0).expand(len(blocks), -1, -1, -1)
+        return tokens
 
     def forward_feats(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.patch_tokens(x)
@@ -314,7 +331,7 @@ def load_dino_checkpoint(model: VisionTransformer, path: str | os.PathLike) -> N
 
 BACKBONES = ("dino_vitb16", "vit_random", "pixel", "none")
 #: the keyword arguments of :class:`PixelPatchTokens` that ``backbone_kwargs`` may set
-PIXEL_KWARGS = ("context", "blur", "position", "position_sigma")
+PIXEL_KWARGS = ("context", "blur", "position", "position_sigma", "block_scale")
 
 
 def build_backbone(name: str = "dino_vitb16", checkpoint: str | os.PathLike | None = None,
