@@ -52,6 +52,8 @@ def test_bmp_eval_fallback_reader(clip_run, tiny_stimuli, tmp_path):
     assert "| J-6P-3F | TR | 6 |" in md and "43.71" in md
     with open(res["files"]["chart"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(open(res["files"]["json"]).read())  # what a later reader reuses
+    assert saved["rows"] == res["rows"] and saved["seconds"] == res["seconds"] > 0
     pred = _rows(tmp_path / "bmp" / "J-6P" / "test_predictions.csv")
     listed = (tiny_stimuli / "J-6P" / "splits" / "test_videos.csv").read_text().split()
     assert [p["label"] for p in pred] == [x.rsplit(",", 1)[1] for x in listed]

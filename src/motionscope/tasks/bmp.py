@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,8 +152,10 @@ def paper_row(cond: str) -> dict:
     return row
 
 
-def write_bmp_table(rows: list[dict], out: str | os.PathLike, title: str = "") -> dict:
-    """``bmp_results.csv`` (every paper column), ``bmp_results.md`` and ``bmp_results.json``."""
+def write_bmp_table(rows: list[dict], out: str | os.PathLike, title: str = "",
+                    seconds: float | None = None) -> dict:
+    """``bmp_results.csv`` (every paper column), ``bmp_results.md`` and ``bmp_results.json``
+    (with the evaluation's wall time, ``seconds``, when given)."""
     out = Path(out)
     cols = ["condition", "group", "clips", "top1", "top5", "mean_class_acc"] + [
         f"paper_{m}" for m in PAPER_MODELS] + ["paper_best_baseline"]
@@ -179,7 +182,8 @@ def write_bmp_table(rows: list[dict], out: str | os.PathLike, title: str = "") -
                      f"| {_pct(r.get('mean_class_acc'))} | {p['MP']:.2f} | "
                      f"{p[p['best_baseline']]:.2f} ({p['best_baseline']}) | {human} |")
     atomic_write_text(paths["md"], "\n".join(lines) + "\n")
-    atomic_write_text(paths["json"], json.dumps({"title": title, "rows": rows}, indent=1))
+    atomic_write_text(paths["json"], json.dumps({"title": title, "rows": rows, "seconds": seconds},
+                                                indent=1))
     return paths
 
 
@@ -232,7 +236,8 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
     """Evaluate the model of ``run`` (a run directory or checkpoint) on every condition of the
     stimuli folder ``stimuli``; writes ``<out>/bmp_results.{csv,md,json}``,
     ``<out>/bmp_chart.png`` and per-condition evaluation files under ``<out>/<COND>/``
-    (default ``out``: ``<run>/bmp``). Returns ``{"rows": [...], "files": {...}}``."""
+    (default ``out``: ``<run>/bmp``). Returns ``{"rows": [...], "files": {...}, "seconds": s}``."""
+    t0 = time.perf_counter()
     sroot = Path(stimuli)
     mpath = sroot / "stimuli.json"
     if not mpath.is_file():
@@ -280,7 +285,8 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
                            "test", plots=False)
         rows.append({**row, **{k: metrics.get(k) for k in ("top1", "top5", "mean_class_acc")}})
     title = f"{cfg.model.name} ({Path(run).name}) on {sroot.name}"
-    files = write_bmp_table(rows, out_dir, title)
+    seconds = round(time.perf_counter() - t0, 1)
+    files = write_bmp_table(rows, out_dir, title, seconds)
     files["chart"] = out_dir / "bmp_chart.png"
     plot_bmp_chart(rows, files["chart"], title, label=cfg.model.name)
-    return {"rows": rows, "files": {k: str(v) for k, v in files.items()}}
+    return {"rows": rows, "files": {k: str(v) for k, v in files.items()}, "seconds": seconds}
