@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["start_method", "worker_init", "imap_jobs"]
+__all__ = ["start_method", "worker_init", "imap_jobs", "zip_sizes", "THREAD_ENV"]
 
 # set before a worker imports numpy or OpenCV, so that they start one thread
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
