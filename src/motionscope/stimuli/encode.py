@@ -84,9 +84,10 @@ class ClipEncoder:
         self._luma = self._planes[0].reshape(-1)  # flat, rows of ``line_size`` bytes
         self._pts = 0
         self._idr = 0
-        self._lit = np.zeros(0, np.int64)  # offsets in ``_luma`` of the grey pixels now set
-        self._neutral = False  # chroma planes all 128 (grey frames)
-        self._fill_gray(self._lit, np.zeros(0, np.uint8))
+        # offsets in ``_luma`` of the grey pixels now set; None: the planes hold something
+        # else than a grey frame (an RGB frame, or nothing yet) and must be reset in full
+        self._lit: np.ndarray | None = None
+        self._fill_gray(np.zeros(0, np.int64), np.zeros(0, np.uint8))
         self._encode(key=True)  # the version SEI goes out with this discarded frame
 
     def _fill_i420(self, yuv: np.ndarray) -> None:
@@ -96,19 +97,17 @@ class ClipEncoder:
         self._planes[0][:H, :W] = flat[:n].reshape(H, W)
         self._planes[1][:H // 2, :W // 2] = flat[n:n + c].reshape(H // 2, W // 2)
         self._planes[2][:H // 2, :W // 2] = flat[n + c:].reshape(H // 2, W // 2)
-        self._neutral = False
-        self._lit = None  # the luma plane is no longer black outside known pixels
+        self._lit = None
 
     def _fill_gray(self, offset: np.ndarray, luma: np.ndarray) -> None:
         """A black frame with luma values ``luma`` at offsets ``offset`` of the luma plane.
 
         Only the pixels lit in the previous grey frame are blackened again: a point-light
         frame has a few dozen of them, the plane tens of thousands."""
-        if self._lit is None or not self._neutral:
+        if self._lit is None:
             self._planes[0][:] = 16
             self._planes[1][:] = 128
             self._planes[2][:] = 128
-            self._neutral = True
         else:
             self._luma[self._lit] = 16
         self._luma[offset] = luma
@@ -151,11 +150,10 @@ class ClipEncoder:
         """Encode a grey :class:`~motionscope.stimuli.render.SparseClip` (lit pixels only)."""
         T, H, W = clip.shape
         self._check(H, W)
-        t, rest = np.divmod(clip.index, H * W)  # the clip's index is sorted, so ``t`` is too
-        row, col = np.divmod(rest, W)
+        row, col = np.divmod(clip.index % (H * W), W)
         offset = row * self._planes[0].shape[1] + col
         luma = Y_LUT[clip.value]
-        b = np.searchsorted(t, np.arange(T + 1)).tolist()
+        b = clip.frame_bounds()
         self._mux(path, self._clip(lambda k: self._fill_gray(offset[b[k]:b[k + 1]],
                                                              luma[b[k]:b[k + 1]]), T), fps)
 

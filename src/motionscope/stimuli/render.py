@@ -140,14 +140,15 @@ class SparseClip:
         out[self.index] = self.value
         return out.reshape(self.shape)
 
+    def frame_bounds(self) -> list[int]:
+        """Where each frame's pixels start in ``index`` (``T + 1`` positions)."""
+        hw = self.shape[1] * self.shape[2]
+        return np.searchsorted(self.index, np.arange(self.shape[0] + 1) * hw).tolist()
+
     def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Lit pixels of frame ``t``: flat indices into (H, W) and values."""
         hw = self.shape[1] * self.shape[2]
-        bounds = self.__dict__.get("_bounds")
-        if bounds is None:  # where each frame starts in ``index``, found once per clip
-            bounds = self.__dict__["_bounds"] = np.searchsorted(
-                self.index, np.arange(self.shape[0] + 1) * hw).tolist()
-        lo, hi = bounds[t], bounds[t + 1]
+        lo, hi = np.searchsorted(self.index, [t * hw, (t + 1) * hw])
         return self.index[lo:hi] - t * hw, self.value[lo:hi]
 
     def take(self, frames) -> SparseClip:
