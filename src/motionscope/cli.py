@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import MotionscopeError
+from .errors import Interrupted, MotionscopeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="motionscope: recognise actions from how things move.")
@@ -194,8 +194,6 @@ def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted)."""
-    from .engine.trainer import Interrupted
-
     try:
         app(args=argv, standalone_mode=False)
     except Interrupted as e:

@@ -31,3 +31,7 @@ class DataError(MotionscopeError):
 
 class CheckpointError(DataError):
     """A checkpoint is missing, corrupt or does not fit the model."""
+
+
+class Interrupted(MotionscopeError):
+    """A long command stopped on SIGINT/SIGTERM after saving what it had (the CLI exits 130)."""

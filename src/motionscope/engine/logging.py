@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-
-def progress_enabled(requested: bool = True) -> bool:
-    return requested and not os.environ.get("MOTIONSCOPE_NO_PROGRESS")
-
-
-def progress(iterable=None, total: int | None = None, desc: str = "", enabled: bool = True,
-             unit: str = "it", **kw):
-    """A tqdm bar on stderr (silent when disabled, e.g. in tests or on non-zero ranks)."""
-    return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True,
-                disable=not progress_enabled(enabled), file=sys.stderr, leave=False, **kw)
+from ..progress import progress, progress_enabled  # noqa: F401  (re-exported for the engine)
 
 
 class MetricsLogger:

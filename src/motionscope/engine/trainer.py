@@ -25,17 +25,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import to_dict
 from ..data.samplers import ShardedBatchSampler, ShardedEvalSampler
-from ..errors import MotionscopeError
+from ..errors import Interrupted, MotionscopeError
 from ..fsutil import atomic_write_text
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistInfo, all_reduce_mean, barrier, gather_objects
 from .evaluate import classification_metrics, move_batch, predict_loader, write_eval_outputs
 from .logging import MetricsLogger, progress
 from .optim import LRSchedule, build_optimizer
-
-
-class Interrupted(MotionscopeError):
-    """Raised after a checkpoint was saved because SIGINT/SIGTERM arrived."""
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

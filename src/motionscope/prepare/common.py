@@ -12,7 +12,6 @@ the whole padded array, ~10 GB for NTU-60, in memory), and the feeder can memory
 from __future__ import annotations
 
 import os
-import sys
 import time
 import zipfile
 from collections import Counter
@@ -24,6 +23,7 @@ import numpy as np
 from ..errors import DataError
 from ..fsutil import atomic_path
 from ..parallel import imap_jobs
+from ..progress import progress as progress_bar
 
 __all__ = ["ArraySpec", "write_npz_streaming", "run_pool", "default_workers", "failure_kind",
            "SequenceStore", "Summary"]
@@ -73,14 +73,6 @@ def default_workers() -> int:
     return max(1, n - 1) if n > 2 else n
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    enabled = enabled and not os.environ.get("MOTIONSCOPE_NO_PROGRESS")
-    return tqdm(total=total, desc=desc, unit="file", dynamic_ncols=True, disable=not enabled,
-                file=sys.stderr, leave=False)
-
-
 def run_pool(fn: Callable, jobs: list, workers: int, desc: str, progress: bool = True,
              chunksize: int | None = None) -> Iterator:
     """``fn(job)`` for every job, in any order, on ``workers`` processes, with a progress bar.
@@ -89,7 +81,7 @@ def run_pool(fn: Callable, jobs: list, workers: int, desc: str, progress: bool =
     ``fn`` must not raise for a bad input file: it returns a result describing the failure,
     so that one bad file never stops a run.
     """
-    bar = _progress(len(jobs), desc, progress)
+    bar = progress_bar(total=len(jobs), desc=desc, enabled=progress, unit="file")
     try:
         for res in imap_jobs(fn, jobs, workers, ordered=False, chunksize=chunksize):
             yield res

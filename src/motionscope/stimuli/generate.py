@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, MotionscopeError
 from ..fsutil import atomic_path, atomic_write_text
 from ..parallel import imap_jobs, zip_sizes
+from ..progress import progress as progress_bar
 from .conditions import (
     CONDITIONS,
     Condition,
@@ -307,8 +308,6 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
     def clips_per_job(job) -> int:
         v = view_of(job[2].camera, job[2].replication)
         return sum(1 for c in conds if c.view is None or c.view == v)
-
-    from ..engine.logging import progress as progress_bar
 
     results: list[dict] = []
     with progress_bar(total=sum(clips_per_job(j) for j in jobs), desc="stimuli", unit="clip",

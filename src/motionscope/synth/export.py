@@ -29,6 +29,7 @@ from ..errors import ConfigError, DataError
 from ..fsutil import atomic_path, atomic_write_text
 from ..layouts import get_layout
 from ..parallel import imap_jobs, zip_sizes
+from ..progress import progress as progress_bar
 from .actions import BMP_ACTIONS, generate_motion, get_classes, sample_start
 from .body import BODY_JOINTS, LAYOUT_MAPS, J, rot_y
 from .camera import (
@@ -455,13 +456,7 @@ def _diff(a: dict, b: dict) -> str:
 
 
 def _progress(total: int, enabled: bool, desc: str):
-    if not enabled or os.environ.get("MOTIONSCOPE_NO_PROGRESS"):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, desc=desc, unit="clip", dynamic_ncols=True)
+    return progress_bar(total=total, desc=desc, enabled=enabled, unit="clip", leave=True)
 
 
 def _run_jobs(fn, jobs: list, workers: int, bar, sizes: list[int] | None = None) -> list:
