@@ -82,14 +82,14 @@ def time_stages(n: int = 8, repeats: int = 3) -> dict:
     from motionscope.io import ntu as io_ntu
     from motionscope.io import rawframes as io_raw
     from motionscope.io import video as io_video
-    from motionscope.synth import export
+    from motionscope.synth import jobs, plan, write
 
     cfg = WorldConfig()
     plans = plan_world(get_classes(cfg.classes), 30)[::23][:n]
     tmp = Path(tempfile.mkdtemp(dir=cache_dir()))
     best: dict[str, list[float]] = {}
     try:
-        export._write_clip((str(tmp / "warm"), cfg, plans[-1]))  # imports, room cache
+        jobs._write_clip((str(tmp / "warm"), cfg, plans[-1]))  # imports, room cache
         for i, p in enumerate(plans):
             cls = get_classes(cfg.classes)[p.label]
             runs: dict[str, float] = {}
@@ -102,13 +102,13 @@ def time_stages(n: int = 8, repeats: int = 3) -> dict:
 
             for k in range(repeats):
                 d = tmp / f"{i}_{k}"
-                clock("motion", export._performance, cfg, cls, p.performance, p.performer,
+                clock("motion", plan._performance, cfg, cls, p.performance, p.performer,
                       p.replication)
-                export._LAST_PERFORMANCE.clear()  # every clip pays for its motion (conservative)
+                plan._LAST_PERFORMANCE.clear()  # every clip pays for its motion (conservative)
                 _, out, extra = clock("motion+render", render_plan, cfg, p)
-                j3, j2, _ = export._layout_arrays(out, "ntu25")
+                j3, j2, _ = write._layout_arrays(out, "ntu25")
                 clock("write_skeleton", io_ntu.write_skeleton, d / "s.skeleton", j3[None],
-                      j2[None], j2[None], orientation=export._orientations(j3.astype(float))[None])
+                      j2[None], j2[None], orientation=write._orientations(j3.astype(float))[None])
                 clock("write_video (mp4)", io_video.write_video, d / "v.mp4", out.rgb,
                       fps=cfg.fps, crf=cfg.crf)
                 clock("write_frames (jpg)", io_raw.write_frames, d / "r", out.rgb,
@@ -118,13 +118,13 @@ def time_stages(n: int = 8, repeats: int = 3) -> dict:
                       out.depth_masked)
                 clock("write_depth (full)", io_depth.write_depth_folder, d / "df", out.depth,
                       template="Depth-{:08d}.png")
-                kp, sc = export._detector_keypoints(extra["crng"], out, "halpe26", cfg.size)
+                kp, sc = write._detector_keypoints(extra["crng"], out, "halpe26", cfg.size)
                 clock("write_alphapose_json", io_kp.write_alphapose_json, d / "k.json",
                       io_kp.KeypointSet(kp[None], sc[None], layout="halpe26"))
-                clock("joints npz", export.save_npz, d / "j.npz",
+                clock("joints npz", write.save_npz, d / "j.npz",
                       {"a": out.joints_cam, "b": out.joints_2d, "c": out.visible})
-                export._LAST_PERFORMANCE.clear()
-                clock("whole clip (_write_clip)", export._write_clip, (str(tmp / f"w{k}"), cfg, p))
+                plan._LAST_PERFORMANCE.clear()
+                clock("whole clip (_write_clip)", jobs._write_clip, (str(tmp / f"w{k}"), cfg, p))
             for name, v in runs.items():
                 best.setdefault(name, []).append(v)
     finally:

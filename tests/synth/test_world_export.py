@@ -18,7 +18,7 @@ from motionscope.io import ntu as io_ntu
 from motionscope.io import rawframes as io_raw
 from motionscope.io import splits as io_splits
 from motionscope.io import video as io_video
-from motionscope.synth import export
+from motionscope.synth import jobs
 from motionscope.synth.export import ALL_FORMATS, generate_world
 
 TINY = dict(classes="pick_up,jump_up,falling", clips_per_class=9, frames=8, size=(64, 64),
@@ -145,7 +145,7 @@ def test_same_bytes_for_any_worker_count_and_after_resume(tmp_path, monkeypatch)
     assert ha == _tree_hash(b)
     assert any(k.endswith(".mp4") for k in ha) and not any(".done" in k for k in ha)
     # an interrupted run: the second clip fails after the first was written
-    real = export._write_clip
+    real = jobs._write_clip
     calls = []
 
     def flaky(args):
@@ -154,13 +154,13 @@ def test_same_bytes_for_any_worker_count_and_after_resume(tmp_path, monkeypatch)
             raise KeyboardInterrupt
         return real(args)
 
-    monkeypatch.setattr(export, "_write_clip", flaky)
+    monkeypatch.setattr(jobs, "_write_clip", flaky)
     with pytest.raises(KeyboardInterrupt):
         generate_world(tmp_path / "c", workers=1, **SMALL)
     assert not (tmp_path / "c" / "manifest.json").exists()
-    monkeypatch.setattr(export, "_write_clip", real)
+    monkeypatch.setattr(jobs, "_write_clip", real)
     resumed = []
-    monkeypatch.setattr(export, "_write_clip", lambda args: resumed.append(1) or real(args))
+    monkeypatch.setattr(jobs, "_write_clip", lambda args: resumed.append(1) or real(args))
     generate_world(tmp_path / "c", workers=1, **SMALL)
     assert len(resumed) == 2  # the finished clip was not rendered again
     assert _tree_hash(tmp_path / "c") == ha

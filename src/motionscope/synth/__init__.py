@@ -10,7 +10,8 @@ from __future__ import annotations
 from .actions import BMP_ACTIONS, ActionClass, Motion, generate_motion, get_classes
 from .body import BODY_JOINTS, BodyShape, PoseSpec, forward, sample_shape, to_layout
 from .camera import Camera, ClipPlan, performer, plan_world, setup_params, view_angle
-from .export import ALL_FORMATS, DEFAULT_FORMATS, WorldConfig, generate_world, render_plan
+from .jobs import generate_world
+from .plan import ALL_FORMATS, DEFAULT_FORMATS, WorldConfig, render_plan
 from .render import RenderOut, render_clip
 
 __all__ = [

@@ -24,7 +24,7 @@ def cached_world(formats=("rgb", "rawframes"), *, cache: str | os.PathLike | Non
                  **spec) -> Path:
     """The root of a world made by :func:`generate_world` with ``spec``, generating it on first use."""
     from ..fsutil import cache_dir
-    from .export import generate_world
+    from .jobs import generate_world
 
     formats = tuple(sorted(formats.split(",") if isinstance(formats, str) else formats))
     spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()}
