@@ -115,3 +115,13 @@ def test_usage_errors_exit_2_without_traceback(capsys):
     assert code == 2 and "No such command" in err
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0 and "Usage" in out
+
+
+def test_parse_hw_is_one_helper_for_every_size_option():
+    from motionscope.cli import _parse_hw
+    from motionscope.errors import ConfigError
+
+    assert _parse_hw("224x398", "--size") == (224, 398) and _parse_hw("32X48", "--size") == (32, 48)
+    for bad in ("big", "224", "1x2x3", "0x32", "ax4"):
+        with pytest.raises(ConfigError, match="--size"):
+            _parse_hw(bad, "--size")

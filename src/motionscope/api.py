@@ -3,22 +3,153 @@
     >>> import motionscope.api as ms
     >>> result = ms.train("baseline_skeleton", ["train.epochs=2"])
     >>> ms.evaluate(result["run_dir"])
+
+Importing this module is cheap: each function imports what it needs when called, so
+``synth``, ``prepare``, ``stimuli``, ``presets`` and ``config`` never load torch. The
+signatures are those of the functions they call (``tests/test_startup.py`` checks that).
 """
 
 from __future__ import annotations
 
-from .prepare import prepare
-from .stimuli import generate_stimuli as stimuli
-from .synth import generate_world as synth
-from .tasks.bmp import bmp_eval
-from .tasks.classify import evaluate, predict, train
-from .tasks.demo import demo
+import os
+from pathlib import Path
+from typing import Any
 
 __all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "stimuli",
-           "bmp_eval"]
+           "bmp_eval", "presets", "config"]
 
 
-def info() -> dict:
+def train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
+          resume: str | None = None) -> dict:
+    """Train ``preset`` (a preset name or YAML file) with dotted ``overrides``.
+
+    Auto-resumes an interrupted run in the same ``run_dir``; ``resume``: a checkpoint or run
+    directory to resume from. Returns ``{"run_dir", "test", ...}``. Needs torch.
+    See :func:`motionscope.tasks.classify.train`.
+    """
+    from .tasks.classify import train as _train
+
+    return _train(preset, overrides, run_dir=run_dir, resume=resume)
+
+
+def evaluate(run_or_ckpt: str, overrides: list[str] | None = None, split: str | None = None,
+             out_dir: str | None = None) -> dict:
+    """Test a trained model (run directory or checkpoint) on ``split``: top-1/5, mean-class
+    accuracy, confusion matrix CSV/PNG and predictions CSV under ``out_dir``.
+
+    Returns ``{"metrics": ..., "files": ...}``. See :func:`motionscope.tasks.classify.evaluate`.
+    """
+    from .tasks.classify import evaluate as _evaluate
+
+    return _evaluate(run_or_ckpt, overrides, split=split, out_dir=out_dir)
+
+
+def predict(ckpt: str, input_path: str, topk: int = 5) -> dict:
+    """Class names and probabilities (top ``topk``) for one input file or folder, read as the
+    model's data reads it. See :func:`motionscope.tasks.classify.predict`.
+    """
+    from .tasks.classify import predict as _predict
+
+    return _predict(ckpt, input_path, topk=topk)
+
+
+def demo(out: str | None = None, quick: bool = False, cache: str | None = None) -> dict:
+    """Generate the embedded world, train and evaluate, write a results table and plots to
+    ``out``; returns the per-model test metrics and the written files.
+    See :func:`motionscope.tasks.demo.demo`.
+    """
+    from .tasks.demo import demo as _demo
+
+    return _demo(out=out, quick=quick, cache=cache)
+
+
+def synth(out: str | os.PathLike, *, classes="bmp10", clips_per_class: int = 10,
+          frames: int = 32, size: tuple[int, int] = (224, 224),
+          formats=("rgb", "depth", "skeleton", "keypoints", "rawframes"), seed: int = 0,
+          workers: int = 1, progress: bool = True, **options) -> Path:
+    """Write the embedded motion world to ``out`` in the real on-disk formats; returns the
+    path of its ``manifest.json``. No torch.
+
+    ``formats``: any of rgb, depth, skeleton, keypoints, rawframes, silhouette, behavior (a
+    list or a comma-separated string); ``options``: the other ``WorldConfig`` fields. Same
+    arguments, same bytes, for any ``workers``. See :func:`motionscope.synth.generate_world`.
+    """
+    from .synth import generate_world
+
+    return generate_world(out, classes=classes, clips_per_class=clips_per_class, frames=frames,
+                          size=size, formats=formats, seed=seed, workers=workers,
+                          progress=progress, **options)
+
+
+def prepare(dataset: str, raw: str | os.PathLike, out: str | os.PathLike, *,
+            ntu120: bool = False, version: int = 1, workers: int | None = None,
+            progress: bool = True) -> dict:
+    """Ingest ``dataset`` (``"ntu"`` or ``"pku"``) from the raw files in ``raw`` into ``out``
+    as the official MAMP preprocessing does; returns the summary dict. No torch.
+
+    ``ntu120``: NTU RGB+D 120 instead of 60; ``version``: PKU-MMD phase 1 or 2.
+    See :func:`motionscope.prepare.prepare`.
+    """
+    from .prepare import prepare as _prepare
+
+    return _prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers,
+                    progress=progress)
+
+
+def stimuli(source: str | os.PathLike, out: str | os.PathLike,
+            conditions: str | list[str] = "all", *, list_path: str | None = None,
+            split: str | None = None, labels: str = "auto", pose: str = "auto",
+            frames: int | None = 32, size: tuple[int, int] | None = None,
+            seed: int = 0, workers: int = 1, threshold: float = 0.4,
+            radius: float | None = None, antialias: bool | None = None,
+            qp: int = 18, preset: str = "ultrafast", preview: str | None = None,
+            limit: int | None = None, progress: bool = True,
+            strict: bool = False) -> Path:
+    """Render the BMP point-light / temporal ``conditions`` of every sample of ``source`` (an
+    embedded world, an NTU RGB+D root or a keypoint folder) into ``out``; returns the path of
+    ``stimuli.json``. No torch. See :func:`motionscope.stimuli.generate_stimuli` and docs/bmp.md.
+    """
+    from .stimuli import generate_stimuli
+
+    return generate_stimuli(source, out, conditions, list_path=list_path, split=split,
+                            labels=labels, pose=pose, frames=frames, size=size, seed=seed,
+                            workers=workers, threshold=threshold, radius=radius,
+                            antialias=antialias, qp=qp, preset=preset, preview=preview,
+                            limit=limit, progress=progress, strict=strict)
+
+
+def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
+             overrides: list[str] | None = None, batch_size: int | None = None,
+             progress: bool = True) -> dict:
+    """Evaluate the model of ``run`` on every condition of the ``stimuli`` folder (made by
+    :func:`stimuli`), beside the paper's numbers; writes ``bmp_results.{csv,md,json}`` and
+    ``bmp_chart.png`` to ``out``. See :func:`motionscope.tasks.bmp.bmp_eval`.
+    """
+    from .tasks.bmp import bmp_eval as _bmp_eval
+
+    return _bmp_eval(run, stimuli, out=out, conditions=conditions, overrides=overrides,
+                     batch_size=batch_size, progress=progress)
+
+
+def presets() -> dict[str, str]:
+    """Shipped preset name -> its one-line description. No torch."""
+    from .config import list_presets
+
+    return list_presets()
+
+
+def config(preset: str | None = None, overrides: list[str] | None = None) -> str:
+    """The resolved, validated configuration of ``preset`` (a preset name or YAML file; None:
+    the schema defaults) with dotted ``overrides``, as YAML. No torch: ``model.args`` and
+    ``data.args`` are checked against their builders when a run is built (see
+    :func:`motionscope.config.load_config`).
+    """
+    from .config import load_config, to_yaml
+
+    return to_yaml(load_config(preset, overrides))
+
+
+def info() -> dict[str, Any]:
     """Versions, device, threads, models and presets (what `motionscope info` prints)."""
     import platform
 

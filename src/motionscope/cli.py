@@ -8,12 +8,27 @@ from typing import Annotated
 
 import typer
 
-from .errors import Interrupted, MotionscopeError
+from . import api
+from .errors import ConfigError, Interrupted, MotionscopeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="motionscope: recognise actions from how things move.")
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="dotted overrides, e.g. train.epochs=3")]
+
+
+def _parse_hw(value: str, option: str) -> tuple[int, int]:
+    """``"224x398"`` -> ``(224, 398)``; anything else is a ConfigError naming ``option``."""
+    parts = value.lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError(value)
+        h, w = (int(v) for v in parts)
+    except ValueError as e:
+        raise ConfigError(f"{option} {value!r}: expected HxW, e.g. 224x224") from e
+    if h < 1 or w < 1:
+        raise ConfigError(f"{option} {value!r}: height and width must be positive")
+    return h, w
 
 
 @app.command()
@@ -22,8 +37,6 @@ def train(preset: Annotated[str, typer.Argument(help="preset name or YAML file")
           run_dir: Annotated[str | None, typer.Option(help="run directory")] = None,
           resume: Annotated[str | None, typer.Option(help="checkpoint or run dir to resume")] = None):
     """Train PRESET (auto-resumes an interrupted run in the same run directory)."""
-    from . import api
-
     res = api.train(preset, overrides, run_dir=run_dir, resume=resume)
     test = res.get("test")
     if test:
@@ -38,8 +51,6 @@ def test_cmd(run: Annotated[str, typer.Argument(help="run directory or checkpoin
              split: Annotated[str | None, typer.Option(help="split to evaluate")] = None,
              out: Annotated[str | None, typer.Option(help="output folder")] = None):
     """Evaluate a trained model: top-1/5, mean-class accuracy, confusion matrix, predictions."""
-    from . import api
-
     res = api.evaluate(run, overrides, split=split, out_dir=out)
     for k, v in res["metrics"].items():
         typer.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
@@ -53,8 +64,6 @@ def predict(ckpt: Annotated[str, typer.Argument(help="run directory or checkpoin
             topk: Annotated[int, typer.Option(help="number of classes to show")] = 5,
             as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
     """Class names and probabilities for one input."""
-    from . import api
-
     res = api.predict(ckpt, input, topk=topk)
     if as_json:
         typer.echo(json.dumps(res, indent=2))
@@ -66,9 +75,7 @@ def predict(ckpt: Annotated[str, typer.Argument(help="run directory or checkpoin
 @app.command()
 def presets():
     """List the shipped presets."""
-    from .config import list_presets
-
-    for name, desc in list_presets().items():
+    for name, desc in api.presets().items():
         typer.echo(f"{name:40s} {desc}")
 
 
@@ -76,16 +83,12 @@ def presets():
 def config(preset: Annotated[str, typer.Argument(help="preset name or YAML file")],
            overrides: Overrides = None):
     """Print the resolved configuration of PRESET with OVERRIDES."""
-    from .config import load_config, to_yaml
-
-    typer.echo(to_yaml(load_config(preset, overrides)), nl=False)
+    typer.echo(api.config(preset, overrides), nl=False)
 
 
 @app.command()
 def info():
     """Versions, device, threads, models and presets."""
-    from . import api
-
     for k, v in api.info().items():
         typer.echo(f"{k:12s} {', '.join(v) if isinstance(v, list) else v}")
 
@@ -101,15 +104,9 @@ def synth(out: Annotated[str, typer.Option(help="output folder")],
           seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 0,
           workers: Annotated[int, typer.Option(help="worker processes")] = 1):
     """Generate the embedded motion world in the real on-disk formats."""
-    from .errors import ConfigError
-    from .synth import generate_world
-
-    try:
-        h, w = (int(v) for v in size.lower().split("x"))
-    except ValueError as e:
-        raise ConfigError(f"--size {size!r}: expected HxW, e.g. 224x224") from e
-    manifest = generate_world(out, classes=classes, clips_per_class=clips_per_class, frames=frames,
-                              size=(h, w), formats=formats, seed=seed, workers=workers)
+    manifest = api.synth(out, classes=classes, clips_per_class=clips_per_class, frames=frames,
+                         size=_parse_hw(size, "--size"), formats=formats, seed=seed,
+                         workers=workers)
     typer.echo(f"world written: {manifest}")
 
 
@@ -121,9 +118,7 @@ def prepare(dataset: Annotated[str, typer.Argument(help="ntu or pku")],
             version: Annotated[int, typer.Option(help="PKU-MMD phase: 1 or 2")] = 1,
             workers: Annotated[int | None, typer.Option(help="worker processes")] = None):
     """Ingest NTU RGB+D 60/120 or PKU-MMD as the official MAMP preprocessing does."""
-    from .prepare import prepare as run_prepare
-
-    s = run_prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers)
+    s = api.prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers)
     typer.echo(f"{s['files_processed']} files, {s['samples_kept']} samples kept, "
                f"{s['num_dropped']} dropped {s['dropped']}, {s['num_failed']} failed {s['failed']}"
                f" ({s['files_per_s']} files/s)")
@@ -148,19 +143,10 @@ def stimuli(source: Annotated[str, typer.Option(help="world, NTU RGB+D root or k
             radius: Annotated[float | None, typer.Option(
                 help="dot radius in px (default: the official 5/1080 of the frame height)")] = None):
     """Render the BMP point-light / temporal conditions (docs/bmp.md)."""
-    from .errors import ConfigError
-    from .stimuli import generate_stimuli
-
-    hw = None
-    if size:
-        try:
-            hw = tuple(int(v) for v in size.lower().split("x"))
-        except ValueError as e:
-            raise ConfigError(f"--size {size!r}: expected HxW, e.g. 224x398") from e
-    path = generate_stimuli(source, out, conditions, list_path=list_file, size=hw,
-                            frames=frames or None, seed=seed, workers=workers, preview=preview,
-                            radius=radius)
-    for cond, info in json.loads(open(path, encoding="utf-8").read())["conditions"].items():
+    path = api.stimuli(source, out, conditions, list_path=list_file,
+                       size=_parse_hw(size, "--size") if size else None, frames=frames or None,
+                       seed=seed, workers=workers, preview=preview, radius=radius)
+    for cond, info in json.loads(path.read_text(encoding="utf-8"))["conditions"].items():
         typer.echo(f"{cond:10s} {info['clips']:6d} clips" + (
             f", {len(info['failed'])} failed (first: {info['failed'][0]['error']})"
             if info["failed"] else ""))
@@ -173,9 +159,7 @@ def bmp_eval(run: Annotated[str, typer.Argument(help="run directory or checkpoin
              out: Annotated[str | None, typer.Option(help="output folder")] = None,
              conditions: Annotated[str | None, typer.Option(help="subset (default all)")] = None):
     """Evaluate a trained model on every BMP condition beside the paper's numbers."""
-    from .tasks.bmp import bmp_eval as run_bmp_eval
-
-    res = run_bmp_eval(run, stimuli, out=out, conditions=conditions)
+    res = api.bmp_eval(run, stimuli, out=out, conditions=conditions)
     for r in res["rows"]:
         acc = "-" if r["top1"] is None else f"{100 * r['top1']:.2f}%"
         typer.echo(f"{r['condition']:10s} {acc:>8s}  ({r['clips']} clips)")
@@ -187,8 +171,6 @@ def bmp_eval(run: Annotated[str, typer.Argument(help="run directory or checkpoin
 def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
          quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):
     """Generate data, train and evaluate, print a results table and write plots."""
-    from . import api
-
     api.demo(out=out, quick=quick)
 
 
