@@ -106,6 +106,14 @@ def _unit(v: np.ndarray, eps: float = 1e-9) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
 
 
+def _length(frac: float, factor: str | None = None, doc: str | None = None) -> property:
+    """A read-only segment length of :class:`BodyShape`: ``frac * height`` (times the
+    proportion factor field named ``factor``)."""
+    if factor is None:
+        return property(lambda self: frac * self.height, doc=doc)
+    return property(lambda self: frac * self.height * getattr(self, factor), doc=doc)
+
+
 # ----------------------------------------------------------------------------- shapes
 @dataclass(frozen=True)
 class BodyShape:
@@ -120,59 +128,21 @@ class BodyShape:
     girth: float = 1.0      # trunk girth factor (thin 0.85 ... broad 1.35)
     limb_girth: float = 1.0
 
-    # lengths (Drillis-Contini proportions of height, scaled by the factors)
-    @property
-    def thigh(self) -> float:
-        return 0.245 * self.height * self.leg
-
-    @property
-    def shin(self) -> float:
-        return 0.246 * self.height * self.leg
-
-    @property
-    def ankle_h(self) -> float:
-        return 0.039 * self.height
-
-    @property
-    def lumbar(self) -> float:
-        return 0.115 * self.height * self.trunk
-
-    @property
-    def thoracic(self) -> float:
-        return 0.165 * self.height * self.trunk
-
-    @property
-    def neck_len(self) -> float:
-        return 0.045 * self.height
-
-    @property
-    def head_c(self) -> float:
-        return 0.062 * self.height
-
-    @property
-    def upper_arm(self) -> float:
-        return 0.186 * self.height * self.arm
-
-    @property
-    def forearm(self) -> float:
-        return 0.146 * self.height * self.arm
-
-    @property
-    def hand_len(self) -> float:
-        return 0.108 * self.height * self.arm
-
-    @property
-    def shoulder_half(self) -> float:
-        return 0.105 * self.height * self.shoulders
-
-    @property
-    def hip_half(self) -> float:
-        return 0.052 * self.height * self.hips
-
-    @property
-    def ball_fwd(self) -> float:
-        """Ankle to the ball of the foot (the pivot of a heel lift), horizontally."""
-        return 0.085 * self.height
+    # lengths: Drillis-Contini proportions of height, times a factor above
+    thigh = _length(0.245, "leg")
+    shin = _length(0.246, "leg")
+    ankle_h = _length(0.039)
+    lumbar = _length(0.115, "trunk")
+    thoracic = _length(0.165, "trunk")
+    neck_len = _length(0.045)
+    head_c = _length(0.062)
+    upper_arm = _length(0.186, "arm")
+    forearm = _length(0.146, "arm")
+    hand_len = _length(0.108, "arm")
+    shoulder_half = _length(0.105, "shoulders")
+    hip_half = _length(0.052, "hips")
+    ball_fwd = _length(0.085,
+                       doc="Ankle to the ball of the foot (the pivot of a heel lift), horizontally.")
 
     @property
     def arm_reach(self) -> float:
