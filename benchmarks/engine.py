@@ -26,7 +26,7 @@ from motionscope.config import load_config  # noqa: E402
 from motionscope.data.samplers import ShardedBatchSampler  # noqa: E402
 from motionscope.engine.optim import build_optimizer  # noqa: E402
 from motionscope.engine.trainer import Trainer, seed_everything  # noqa: E402
-from motionscope.tasks.classify import build_datasets, build_model  # noqa: E402
+from motionscope.tasks.runs import build_datasets, build_model  # noqa: E402
 
 
 def config(steps: int):

@@ -4,7 +4,7 @@ import pytest
 
 from motionscope.config import list_presets, load_config, parse_overrides, read_preset
 from motionscope.errors import ConfigError
-from motionscope.tasks.classify import build_model
+from motionscope.tasks.runs import build_model
 
 
 def test_presets_listed_with_descriptions():

@@ -159,7 +159,7 @@ def test_small_presets_keep_the_recipe_shape_at_cpu_size(stem):
 def test_pretrain_optimizer_groups_and_schedule_follow_the_recipe():
     """AdamW groups: 1-D params and biases without weight decay, embeddings decayed (timm
     add_weight_decay); lr: linear warm-up from 0 over 20 epochs, half-cosine to 5e-4."""
-    from motionscope.tasks.classify import build_model
+    from motionscope.tasks.runs import build_model
 
     cfg = load_config("mamp_ntu60_xsub_pretrain")
     model = build_model(cfg)
@@ -182,7 +182,7 @@ def test_pretrain_optimizer_groups_and_schedule_follow_the_recipe():
 
 
 def test_linprobe_trains_only_the_head_with_sgd():
-    from motionscope.tasks.classify import build_model
+    from motionscope.tasks.runs import build_model
 
     cfg = load_config("mamp_ntu60_xsub_linprobe")
     model = build_model(cfg)
@@ -194,7 +194,7 @@ def test_linprobe_trains_only_the_head_with_sgd():
 
 def test_finetune_layer_decay_scales_are_the_official_ones():
     """Section 14: lr scale 0.8 ** (9 - layer_id); embeddings 0.1342 ... block7 0.8, head 1."""
-    from motionscope.tasks.classify import build_model
+    from motionscope.tasks.runs import build_model
 
     cfg = load_config("mamp_ntu60_xsub_finetune")
     model = build_model(cfg)

@@ -112,7 +112,7 @@ def test_world_presets_differ_only_in_the_model():
 def test_engine_applies_the_official_group_multipliers():
     """The optimiser the engine builds for mienet_sljd has the multipliers of spec section 8."""
     from motionscope.engine.optim import build_optimizer
-    from motionscope.tasks.classify import build_model
+    from motionscope.tasks.runs import build_model
 
     cfg = load_config("mienet_sljd")
     model = build_model(cfg)

@@ -102,13 +102,13 @@ def test_real_data_presets_need_a_root(preset):
 
     cfg = load_config(preset)
     with pytest.raises(MotionscopeError, match="data.root"):
-        build_dataset(cfg.data, cfg.data.train_split)
+        build_dataset(cfg.data, cfg.data.train_split, training=True)
 
 
 @pytest.mark.parametrize("preset", ["mp_world", "enmp_world"])
 def test_world_presets_build_and_decay_every_trainable_parameter(preset):
     from motionscope.engine.optim import build_optimizer
-    from motionscope.tasks.classify import build_model
+    from motionscope.tasks.runs import build_model
 
     cfg = load_config(preset)
     model = build_model(cfg)

@@ -61,7 +61,7 @@ def test_frame_rule_is_the_official_replication():
 
 def test_one_crop_and_flip_per_batch(ramp_clips):
     torch.manual_seed(0)
-    ds = build_dataset(_data_cfg(ramp_clips), "train")
+    ds = build_dataset(_data_cfg(ramp_clips), "train", training=True)
     lefts = set()
     for _ in range(12):
         batch = ds.__getitems__([0, 3, 5])
@@ -89,11 +89,11 @@ def test_eval_is_the_bmp_eval_reading(ramp_clips):
 
 def test_bad_reader_options_fail_clearly(ramp_clips):
     with pytest.raises(ConfigError, match="crop"):
-        build_dataset(_data_cfg(ramp_clips, crop="random"), "train")
+        build_dataset(_data_cfg(ramp_clips, crop="random"), "train", training=True)
     with pytest.raises(ConfigError, match="resize"):
-        build_dataset(_data_cfg(ramp_clips, resize=[8, 8]), "train")
+        build_dataset(_data_cfg(ramp_clips, resize=[8, 8]), "train", training=True)
     with pytest.raises(ConfigError, match="source"):
-        build_dataset(_data_cfg(ramp_clips, source="nope"), "train")
+        build_dataset(_data_cfg(ramp_clips, source="nope"), "train", training=True)
 
 
 def test_feature_cache_gives_the_backbone_output(tmp_path):
@@ -131,7 +131,9 @@ def test_cached_training_dataset_feeds_tokens(ramp_clips, tmp_path):
     args = {k: v for k, v in args.items() if v is not None}
     OmegaConf.set_readonly(cfg, False)
     cfg.data.args = args
-    ds = build_dataset(cfg.data, "train")
+    from motionscope.tasks.runs import build_split
+
+    ds = build_split(cfg, "train", training=True)  # the run hands MP's cache its frozen model
     batch = ds.__getitems__([0, 1])
     assert set(batch[0]) == {"tokens", "label", "index"}
     assert batch[0]["tokens"].shape == (8, 256, 48)  # (T, N, E): mp_world's 4-px patches

@@ -28,6 +28,7 @@ class ModelConfig:
     args: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None  # our checkpoint or an official one
     pretrained_system: str | None = None  # e.g. "mamp": load through models.official
+    pretrained_partial: bool = False  # load the tensors that fit, keep the rest new (listed)
     attention: str | None = None  # "sdpa" | "naive" for transformer models
 
 

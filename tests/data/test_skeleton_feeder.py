@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from motionscope.config import load_config
-from motionscope.data.datasets import INPUT_READERS, build_dataset
+from motionscope.data.datasets import build_dataset
+from motionscope.data.inputs import INPUT_READERS
 from motionscope.data.skeleton import (
     SkeletonFeeder,
     center_sequence,
@@ -172,7 +173,7 @@ def test_ntu_skeleton_reads_the_official_layout_memory_mapped(tmp_path):
     arrays = _npz(tmp_path / "NTU60_XSub.npz")
     assert isinstance(load_npz_array(tmp_path / "NTU60_XSub.npz", "x_train"), np.memmap)
     d = _cfg("ntu_skeleton", tmp_path, "data.args={benchmark: ntu60_xsub, window: 64}")
-    tr, te = build_dataset(d, "train"), build_dataset(d, "test")
+    tr, te = build_dataset(d, "train", training=True), build_dataset(d, "test")
     assert (len(tr), len(te)) == (6, 3) and tr.train and not te.train
     assert list(tr.labels) == [0, 1, 2, 3, 0, 1] and tr.classes[:2] == ["c0", "c1"]
     assert tr.names[2] == "S001C001P001R001A002" and te.names[0] == "test_0"
@@ -187,20 +188,21 @@ def test_ntu_skeleton_reads_the_official_layout_memory_mapped(tmp_path):
 def test_ntu_skeleton_actions_subset_label_fraction_and_errors(tmp_path):
     _npz(tmp_path / "a.npz", n_train=20, compressed=True)
     d = _cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={actions: [3, 1], window: 32}")
-    tr = build_dataset(d, "train")  # labels 2 -> 0, 0 -> 1; labels 1, 3 dropped
+    tr = build_dataset(d, "train", training=True)  # labels 2 -> 0, 0 -> 1; labels 1, 3 dropped
     assert list(tr.labels) == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0] and tr.classes == ["A003", "A001"]
     assert tr[0]["skeleton"].shape == (3, 32, 25, 2)
     d = _cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={label_fraction: 0.25}")
-    tr, te = build_dataset(d, "train"), build_dataset(d, "test")
+    tr, te = build_dataset(d, "train", training=True), build_dataset(d, "test")
     keep = np.sort(select_fraction(20, 0.25, 0))
     assert len(tr) == 5 and len(te) == 3  # only the training split is subsampled
     idx = np.arange(20)
     np.random.RandomState(0).shuffle(idx)  # the official random_select_data draw
     np.testing.assert_array_equal(keep, np.sort(idx[:5]))
     with pytest.raises(ConfigError, match="unknown argument 'windows'"):
-        build_dataset(_cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={windows: 3}"), "train")
+        build_dataset(_cfg("ntu_skeleton", tmp_path / "a.npz", "data.args={windows: 3}"), "train",
+                      training=True)
     with pytest.raises(ConfigError, match="data.args.benchmark is not set"):
-        build_dataset(_cfg("ntu_skeleton", tmp_path), "train")
+        build_dataset(_cfg("ntu_skeleton", tmp_path), "train", training=True)
     with pytest.raises(DataError, match="prepare the data first"):
         build_dataset(_cfg("ntu_skeleton", tmp_path, "data.args={benchmark: ntu120_xset}"),
                       "train")
@@ -213,7 +215,7 @@ def test_skeleton_dataset_builder_pads_persons_and_centres(tmp_path):
     write_skeleton_dataset(tmp_path / "d.npz", samples, ["a", "b", "c"], "kinect20")
     d = _cfg("skeleton_dataset", tmp_path / "d.npz",
              "data.args={window: 16, center_joint: 1, random_rot: false}")
-    tr, te = build_dataset(d, "train"), build_dataset(d, "test")
+    tr, te = build_dataset(d, "train", training=True), build_dataset(d, "test")
     assert (len(tr), len(te)) == (6, 3) and tr.classes == ["a", "b", "c"]
     assert te.names == ["s6", "s7", "s8"] and list(te.labels) == [0, 1, 2]
     s = te[0]["skeleton"]
@@ -256,9 +258,9 @@ def test_unlabelled_samples_need_the_flag(tmp_path):
                 "split": "train"} for i in range(4)]
     write_skeleton_dataset(tmp_path / "u.npz", samples, ["a", "b"], "kinect20")
     with pytest.raises(DataError, match="data.args.unlabelled=true"):
-        build_dataset(_cfg("skeleton_dataset", tmp_path / "u.npz"), "train")
+        build_dataset(_cfg("skeleton_dataset", tmp_path / "u.npz"), "train", training=True)
     ds = build_dataset(_cfg("skeleton_dataset", tmp_path / "u.npz",
-                            "data.args={unlabelled: true, window: 16}"), "train")
+                            "data.args={unlabelled: true, window: 16}"), "train", training=True)
     assert ds.labels is None and len(ds) == 4  # no class checks apply to pre-training data
     assert ds[3]["label"] == -1 and ds[3]["skeleton"].shape == (3, 16, 20, 1)
 

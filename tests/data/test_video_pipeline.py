@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from motionscope.config import load_config
-from motionscope.data.datasets import DATASETS, INPUT_READERS, build_dataset, read_input
+from motionscope.data.datasets import DATASETS, build_dataset
+from motionscope.data.inputs import INPUT_READERS, read_input
 from motionscope.data.transforms import (
     TSN_SCALES,
     EvalClipTransform,
@@ -35,6 +36,7 @@ from motionscope.errors import ConfigError, DataError
 from motionscope.io.rawframes import write_frames, write_rawframe_list
 from motionscope.io.splits import write_video_csv
 from motionscope.io.video import write_video
+from motionscope.tasks.runs import check_data_against_model
 
 PLAIN = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}  # output = pixel / 255
 
@@ -322,18 +324,18 @@ def _cfg(root: Path, *more: str):
 
 def test_builders_and_config_checks(tiny_set):
     assert {"rawframes", "videos", "world_clips"} <= set(DATASETS) & set(INPUT_READERS)
-    ds = build_dataset(_cfg(tiny_set).data, "train")
+    ds = build_dataset(_cfg(tiny_set).data, "train", training=True)
     assert ds.training and len(ds) == 3
-    ev = build_dataset(_cfg(tiny_set, "data.train_split=other").data, "train")
-    assert not ev.training  # any split other than data.train_split is evaluated
+    ev = build_dataset(_cfg(tiny_set).data, "train", training=False)
+    assert not ev.training  # the flag, not the split name, says how a split is read
     bad = _cfg(tiny_set, "model.name=tsn_r50", "model.args={num_segments: 8}")
     with pytest.raises(ConfigError, match="num_segments"):
-        build_dataset(bad.data, "train")
-    views = _cfg(tiny_set, "data.args.test_crops=3", "data.train_split=other")
+        check_data_against_model(bad)
+    views = _cfg(tiny_set, "data.args.test_crops=3")
     with pytest.raises(ConfigError, match="eval.views=3"):
-        build_dataset(views.data, "train")
+        check_data_against_model(views)
     with pytest.raises(ConfigError, match="did you mean 'num_segments'"):
-        build_dataset(_cfg(tiny_set, "data.args.num_segment=3").data, "train")
+        build_dataset(_cfg(tiny_set, "data.args.num_segment=3").data, "train", training=True)
     with pytest.raises(DataError, match="list file of split 'val' not found"):
         build_dataset(_cfg(tiny_set).data, "val")
 

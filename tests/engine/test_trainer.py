@@ -18,7 +18,8 @@ from motionscope.engine.checkpoint import load_checkpoint
 from motionscope.engine.logging import read_metrics
 from motionscope.engine.trainer import Interrupted, Trainer, seed_everything
 from motionscope.errors import CheckpointError, ConfigError, DataError, MotionscopeError
-from motionscope.tasks.classify import build_datasets, build_model, train
+from motionscope.tasks.classify import train
+from motionscope.tasks.runs import build_datasets, build_model
 
 SMALL = ["data.args.num_samples=64", "model.args.dim=16", "train.tensorboard=false",
          "train.progress=false", "train.log_every=1"]
@@ -149,11 +150,11 @@ def test_bad_inputs_fail_early_and_clearly(tmp_path):
 def test_label_outside_class_range(tmp_path):
     with pytest.raises(DataError, match="outside the class range"):
         cfg = load_config("baseline_skeleton", ["data.num_classes=4", *SMALL])
-        from motionscope.tasks.classify import _check_labels
+        from motionscope.tasks.runs import check_labels
 
         ds = build_datasets(load_config("baseline_skeleton", SMALL))["train"]
         ds.labels = [i % 10 for i in range(len(ds))]
-        _check_labels(ds, cfg.data.num_classes, "train")
+        check_labels(ds, cfg.data.num_classes, "train")
 
 
 def test_corrupt_checkpoint_names_the_file(tmp_path):

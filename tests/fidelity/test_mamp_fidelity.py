@@ -115,9 +115,9 @@ def test_classifier_from_official_pretraining_weights(fixture_dir):
     for spec in probes:
         model = build_official(spec["official_class"], spec["constructor_kwargs"])
         assert isinstance(model, MAMPClassifier)
-        missing, unexpected = load_pretrained(model, sd)
-        assert missing and all(k.startswith("head.") for k in missing)
-        assert all(k.startswith("decoder") or k == "mask_token" for k in unexpected)
+        rep = load_pretrained(model, sd)
+        assert rep.missing and all(k.startswith("head.") for k in rep.missing)
+        assert all(k.startswith("decoder") or k == "mask_token" for k in rep.unexpected)
         prefix = spec["runs"][0]["outputs_prefix"]
         key = prefix + "features"
         if key not in fx.config["outputs"]:

@@ -82,7 +82,7 @@ def _run(fx: Fixture, spec: dict, model: nn.Module, prefix: str) -> dict:
                     tokens = tokens.transpose(0, 1)
                 labels = next((fx.resolve(a) for a in call["args"]
                                if isinstance(a, str) and a.endswith(":labels")), None)
-                out = model.forward_tokens(tokens, labels, record=True)
+                out = model.forward_official(tokens, labels, record=True)
                 got.update({prefix + k: v for k, v in out.items()})
                 got["_contract_loss_sum"] = sum(model._contract(out)["losses"].values())
                 continue

@@ -15,8 +15,6 @@ from motionscope.models.mamp import (
     MAMPClassifier,
     len_keep,
     load_pretrained,
-    param_groups_lrd,
-    param_groups_weight_decay,
     set_attention_mode,
 )
 
@@ -252,7 +250,8 @@ def test_classifier_from_official_style_pretraining_checkpoint(tmp_path, builder
     torch.manual_seed(0)
     pre = MAMP(**TINY_PRE)
     path = official_style_checkpoint(tmp_path, pre)
-    clf = create_model(builder, num_classes=3, pretrained=str(path), **TINY)
+    clf = create_model(builder, num_classes=3, **TINY)
+    load_pretrained(clf, str(path))
     for k, v in clf.state_dict().items():
         if not k.startswith("head."):
             assert torch.equal(v, pre.state_dict()[k]), k
@@ -266,7 +265,8 @@ def test_classifier_from_official_style_pretraining_checkpoint(tmp_path, builder
 def test_load_pretrained_reports_missing_head_and_rejects_wrong_checkpoints(tmp_path):
     pre = MAMP(**TINY_PRE)
     clf = MAMPClassifier(**TINY, num_classes=3)
-    missing, unexpected = load_pretrained(clf, pre.state_dict())
+    rep = load_pretrained(clf, pre.state_dict())
+    missing, unexpected = rep.missing, rep.unexpected
     assert set(missing) == {"head.fc.0.running_mean", "head.fc.0.running_var",
                             "head.fc.0.num_batches_tracked", "head.fc.1.weight", "head.fc.1.bias"}
     assert "decoder_pred.weight" in unexpected and "mask_token" in unexpected
@@ -286,14 +286,16 @@ def test_finetuned_checkpoint_round_trips_with_head_and_interpolates_time_grid(t
     ft = MAMPClassifier(**TINY, num_classes=3, protocol="finetune", hidden_dim=8)
     path = official_style_checkpoint(tmp_path, ft, "ft.pth")
     again = MAMPClassifier(**TINY, num_classes=3, protocol="finetune", hidden_dim=8)
-    missing, _ = load_pretrained(again, path)
+    missing = load_pretrained(again, path).missing
     assert missing == [] and torch.equal(again.head.fc2.weight, ft.head.fc2.weight)
     other = MAMPClassifier(**TINY, num_classes=5, protocol="finetune", hidden_dim=8)
-    missing, _ = load_pretrained(other, path)  # a different class count drops fc2 only
-    assert set(missing) == {"head.fc2.weight", "head.fc2.bias"}
+    rep = load_pretrained(other, path)  # a different class count leaves fc2 new, and says so
+    assert rep.missing == [] and {m.split(":")[0] for m in rep.mismatched} == {
+        "head.fc2.weight", "head.fc2.bias"}
     longer = MAMPClassifier(**{**TINY, "num_frames": 32}, num_classes=3, protocol="finetune",
                             hidden_dim=8)
-    load_pretrained(longer, path)
+    rep = load_pretrained(longer, path)
+    assert any("temp_embed resized from 4 to 8" in n for n in rep.notes)
     assert longer.temp_embed.shape == (1, 8, 1, 32)
     ends = longer.temp_embed[0, [0, -1], 0], ft.temp_embed[0, [0, -1], 0]
     assert torch.allclose(*ends, atol=0.02)  # resized, not random
@@ -302,10 +304,24 @@ def test_finetuned_checkpoint_round_trips_with_head_and_interpolates_time_grid(t
 # ------------------------------------------------------------------ optimiser groups
 
 
+def _groups(model, weight_decay=0.05, layer_decay=None):
+    """The engine's one parameter-group rule (layer decay from MAMP's layer_id/num_layers)."""
+    from omegaconf import OmegaConf
+
+    from motionscope.config import OptimConfig
+    from motionscope.engine.optim import default_param_groups
+
+    cfg = OmegaConf.structured(OptimConfig(weight_decay=weight_decay, layer_decay=layer_decay))
+    groups = default_param_groups(model, cfg)
+    for g in groups:
+        g["weight_decay"] = weight_decay * g["wd_scale"]
+    return groups
+
+
 def test_param_groups_lrd_scales_match_official_recipe():
     model = MAMPClassifier(num_classes=60, protocol="finetune", depth=8, dim_feat=32,
                            num_heads=4, hidden_dim=8)
-    groups = param_groups_lrd(model, weight_decay=0.05, layer_decay=0.8)
+    groups = _groups(model, weight_decay=0.05, layer_decay=0.8)
     seen = [id(p) for g in groups for p in g["params"]]
     assert sorted(seen) == sorted(id(p) for p in model.parameters()) and len(set(seen)) == len(seen)
     scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
@@ -320,12 +336,13 @@ def test_param_groups_lrd_scales_match_official_recipe():
     assert wd[id(params["blocks.0.attn.qkv.bias"])] == 0.0
     assert wd[id(params["joints_embed.proj.weight"])] == 0.05
     lp = MAMPClassifier(**TINY, num_classes=3)
-    assert sum(len(g["params"]) for g in param_groups_lrd(lp, 0.05, 0.8)) == 2  # head only
+    assert sum(len(g["params"]) for g in _groups(lp, 0.05, 0.8)) == 2  # head only
 
 
 def test_param_groups_weight_decay_pretraining_rule():
     model = MAMP(**TINY_PRE)
-    no_decay, decay = param_groups_weight_decay(model, 0.05)
+    by_wd = {g["weight_decay"]: g for g in _groups(model, 0.05)}
+    no_decay, decay = by_wd[0.0], by_wd[0.05]
     names = {id(p): n for n, p in model.named_parameters()}
     nd = {names[id(p)] for p in no_decay["params"]}
     d = {names[id(p)] for p in decay["params"]}

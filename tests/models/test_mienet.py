@@ -69,7 +69,7 @@ def test_input_layouts_agree_and_bad_shapes_are_named():
     clip = _clip()  # (B, 3, T*L, H, W)
     stacked = clip.transpose(1, 2).reshape(2, T * L * 3, S, S)  # official (B, T*L*3, H, W)
     with torch.no_grad():
-        a, b = model.classify(clip), model.classify(stacked)
+        a, b = model.forward_official(clip), model.forward_official(stacked)
     torch.testing.assert_close(a, b)
     with pytest.raises(DataError, match="4 frames|2x4"):
         model({"video": _clip(n_len=3)})
@@ -78,7 +78,7 @@ def test_input_layouts_agree_and_bad_shapes_are_named():
     # the RGB models take the first frame of each group, so 1- and 4-frame groups agree
     tsn = MIENet(4, num_segments=T, modality="rgb", temporal="none").eval()
     with torch.no_grad():
-        torch.testing.assert_close(tsn.classify(clip), tsn.classify(clip[:, :, ::L]))
+        torch.testing.assert_close(tsn.forward_official(clip), tsn.forward_official(clip[:, :, ::L]))
 
 
 def test_segments_are_averaged_and_videos_do_not_mix():
@@ -90,7 +90,7 @@ def test_segments_are_averaged_and_videos_do_not_mix():
     other = clip.clone()
     other[1] = torch.randn_like(other[1])
     with torch.no_grad():
-        a, b = model.classify(clip), model.classify(other)
+        a, b = model.forward_official(clip), model.forward_official(other)
     torch.testing.assert_close(a[0], b[0])
     assert not torch.allclose(a[1], b[1])
 
@@ -232,7 +232,7 @@ def test_official_checkpoint_with_dead_modules_loads(tmp_path):
     load_official(ours, path, "mienet")
     ours.eval(), released.eval()
     with torch.no_grad():
-        torch.testing.assert_close(ours.classify(_clip()), released.classify(_clip()))
+        torch.testing.assert_close(ours.forward_official(_clip()), released.forward_official(_clip()))
     # only the known dead modules are dropped: anything else unexpected still fails
     bad = dict(sd, **{"base_model.layer1.0.extra.weight": torch.zeros(1)})
     with pytest.raises(CheckpointError, match="unexpected"):

@@ -367,9 +367,9 @@ def test_autocast_keeps_matching_and_slots_in_float32():
     model = MotionPerceiver(**TINY).eval()
     tokens = model.extract_tokens(moving_video())
     with torch.no_grad():
-        ref = model.forward_tokens(tokens, record=True)
+        ref = model.forward_official(tokens, record=True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            amp = model.forward_tokens(tokens, record=True)
+            amp = model.forward_official(tokens, record=True)
     for a, b in zip(amp["OF"] + amp["slots"], ref["OF"] + ref["slots"]):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a, b)

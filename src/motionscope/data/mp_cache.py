@@ -217,54 +217,36 @@ class MPClipDataset(Dataset):
         return self._items(list(indices), self._draw())
 
 
-def _run_config(data_cfg):
-    get_parent = getattr(data_cfg, "_get_parent", None)
-    parent = get_parent() if get_parent is not None else None
-    return parent if parent is not None and "model" in parent else None
-
-
-def _make_cache(data_cfg, args: dict, root: str, level: str) -> FeatureCache:
-    cfg = _run_config(data_cfg)
-    if cfg is None:
-        raise ConfigError("data.args.cache needs the run's model config (build the dataset "
-                          "from a full run config)")
-    from ..models import create_model
-
-    margs = OmegaConf.to_container(cfg.model.args, resolve=True)
-    torch.manual_seed(0)  # a seeded random backbone ("vit_random") is the same in every process
-    model = create_model(cfg.model.name, **margs)
-    ckpt = margs.get("backbone_checkpoint")
-    stamp = None
-    if ckpt:
-        st = Path(ckpt).stat()
-        stamp = [str(Path(ckpt).resolve()), st.st_size, st.st_mtime_ns]
-    key = {"model": cfg.model.name, "args": margs, "checkpoint": stamp,
-           "read": {k: args.get(k) for k in ("frames", "size", "resize", "mean", "std")}}
-    return FeatureCache(root, model, level, key)
-
-
-def build_mp_clips(split: str, data_cfg) -> MPClipDataset:
+def build_mp_clips(data_cfg, split: str, *, training: bool,
+                   feature_model: torch.nn.Module | None = None,
+                   feature_key: dict | None = None) -> MPClipDataset:
     """``data.name=mp_clips``: ``data.args.source`` (``videos``, ``world_clips`` or
     ``rawframes``) names the dataset whose files and lists are read; its own arguments
     (``list``, ``videos_dir``, ``world``, ``format``, ...) sit beside MP's (``frames``,
-    ``size``, ``resize``, ``crop``, ``flip``, ``mean``, ``std``, ``cache``, ``cache_level``)."""
-    from .datasets import DATASETS
+    ``size``, ``resize``, ``crop``, ``flip``, ``mean``, ``std``, ``cache``, ``cache_level``).
 
-    args = OmegaConf.to_container(data_cfg.args, resolve=True) if not isinstance(
-        data_cfg.args, dict) else dict(data_cfg.args)
+    ``data.args.cache`` (training split only) stores the frozen part of ``feature_model`` (the
+    run's model, built by the task layer) under a key of ``feature_key`` (what identifies the
+    model and its weights) and the clip reading options."""
+    from .video import CLIP_BUILDERS, _plain_args
+
+    args = _plain_args(data_cfg)
     source = args.get("source", "videos")
     if source not in SOURCES:
         raise ConfigError(f"data.args.source={source!r}: choose one of {SOURCES}")
     base_args = {k: v for k, v in args.items() if k not in _OWN_ARGS}
     node = OmegaConf.create({"name": source, "root": data_cfg.root, "args": base_args,
-                             "num_classes": int(data_cfg.num_classes),
-                             "train_split": "__mp_never__"})  # base read as eval: no TSN aug
-    base = DATASETS[source](split, node)
-    training = split == data_cfg.train_split
+                             "num_classes": int(data_cfg.num_classes)})
+    base = CLIP_BUILDERS[source](node, split, training=False)  # read as eval: no TSN aug
     cache = None
     if args.get("cache") and training:
-        cache = _make_cache(data_cfg, args, str(args["cache"]),
-                            str(args.get("cache_level", "tokens")))
+        if feature_model is None:
+            raise ConfigError("data.args.cache needs the run's frozen feature model: build the "
+                              "datasets with motionscope.tasks.runs.build_datasets(cfg)")
+        level = str(args.get("cache_level", "tokens"))
+        key = {**(feature_key or {}),
+               "read": {k: args.get(k) for k in ("frames", "size", "resize", "mean", "std")}}
+        cache = FeatureCache(str(args["cache"]), feature_model, level, key)
     resize = args.get("resize")
     return MPClipDataset(base, training=training, frames=int(args.get("frames", 32)),
                          size=int(args.get("size", 224)),
@@ -272,12 +254,3 @@ def build_mp_clips(split: str, data_cfg) -> MPClipDataset:
                          crop=str(args.get("crop", "batch")), flip=bool(args.get("flip", True)),
                          mean=args.get("mean", IMAGENET_MEAN), std=args.get("std", IMAGENET_STD),
                          cache=cache)
-
-
-def _register() -> None:
-    from .datasets import register_dataset
-
-    register_dataset("mp_clips", build_mp_clips)
-
-
-_register()

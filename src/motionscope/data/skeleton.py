@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..argcheck import check_kwargs
 from ..errors import ConfigError, DataError
-from .datasets import INPUT_READERS, check_kwargs, register_dataset
 
 __all__ = [
     "SkeletonFeeder", "valid_frame_count", "valid_crop_resize", "random_rot", "rotation_matrix",
@@ -325,7 +325,7 @@ _FEEDER_KEYS = ("window", "p_interval", "test_p_interval", "min_crop", "random_r
                 "center_joint")
 
 
-def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
+def build_ntu_skeleton(data_cfg, split: str, *, training: bool, benchmark: str | None = None,
                        window: int = 120, p_interval: Sequence[float] = (0.5, 1.0),
                        test_p_interval: Sequence[float] = (0.95,), min_crop: int = 64,
                        random_rot: bool = True, rot_theta: float = 0.3,
@@ -371,7 +371,7 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
         classes = [classes[a] for a in wanted]
     else:
         labels = labels[index]
-    if label_fraction != 1.0 and split == data_cfg.train_split:
+    if label_fraction != 1.0 and training:
         keep = np.sort(select_fraction(len(index), float(label_fraction), int(subset_seed)))
         index, labels = index[keep], labels[keep]
     if keep_persons is not None and not 1 <= int(keep_persons) <= num_persons:
@@ -382,7 +382,7 @@ def build_ntu_skeleton(split: str, data_cfg, *, benchmark: str | None = None,
                           test_p_interval=test_p_interval, min_crop=min_crop,
                           random_rot=random_rot, rot_theta=rot_theta,
                           center_joint=center_joint, unlabelled=unlabelled,
-                          train=split == data_cfg.train_split)
+                          train=training)
 
 
 class _DatasetSequences:
@@ -402,7 +402,7 @@ class _DatasetSequences:
         return out.transpose(3, 1, 2, 0)
 
 
-def build_skeleton_dataset(split: str, data_cfg, *, window: int = 120,
+def build_skeleton_dataset(data_cfg, split: str, *, training: bool, window: int = 120,
                            p_interval: Sequence[float] = (0.5, 1.0),
                            test_p_interval: Sequence[float] = (0.95,), min_crop: int = 64,
                            random_rot: bool = True, rot_theta: float = 0.3,
@@ -429,7 +429,7 @@ def build_skeleton_dataset(split: str, data_cfg, *, window: int = 120,
     sub = ds.split(split)
     index = np.asarray(sub._idx, np.int64)
     labels = np.asarray(sub.labels, np.int64)
-    if label_fraction != 1.0 and split == data_cfg.train_split:
+    if label_fraction != 1.0 and training:
         keep = np.sort(select_fraction(len(index), float(label_fraction), int(subset_seed)))
         index, labels = index[keep], labels[keep]
     m = int(num_persons) if num_persons else int(ds._kp.shape[1])
@@ -439,16 +439,24 @@ def build_skeleton_dataset(split: str, data_cfg, *, window: int = 120,
                           p_interval=p_interval, test_p_interval=test_p_interval,
                           min_crop=min_crop, random_rot=random_rot, rot_theta=rot_theta,
                           center_joint=center_joint, unlabelled=unlabelled,
-                          train=split == data_cfg.train_split)
+                          train=training)
 
 
 def _builder(fn):
-    def build(split: str, data_cfg) -> Dataset:
+    """The dataset contract's ``build(data_cfg, split, *, training)`` over ``fn``, whose other
+    keyword arguments are ``data.args`` (checked against its signature)."""
+    def build(data_cfg, split: str, *, training: bool) -> Dataset:
         args = dict(data_cfg.args)
-        check_kwargs(fn, args, f"data.args for {data_cfg.name!r}", skip=("split", "data_cfg"))
-        return fn(split, data_cfg, **args)
+        check_kwargs(fn, args, f"data.args for {data_cfg.name!r}",
+                     skip=("split", "data_cfg", "training"))
+        return fn(data_cfg, split, training=training, **args)
 
+    build.__doc__ = fn.__doc__
     return build
+
+
+ntu_skeleton = _builder(build_ntu_skeleton)
+skeleton_dataset = _builder(build_skeleton_dataset)
 
 
 # ----------------------------------------------------------------------------- predict
@@ -480,14 +488,9 @@ def _read_input(data_cfg, path: Path, persons: int | None) -> np.ndarray:
             x = _fit_persons(x, persons)
         return x
     if path.suffix in (".npy", ".npz"):
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if isinstance(arr, np.lib.npyio.NpzFile):
-                if len(arr.files) != 1:
-                    raise DataError(path, f"expected one array in the .npz, found {arr.files}")
-                arr = arr[arr.files[0]]
-        except (OSError, ValueError) as e:
-            raise DataError(path, f"cannot read array: {e}") from None
+        from .inputs import load_single_array
+
+        arr = load_single_array(path)
         arr = np.asarray(arr, np.float32)
         if arr.ndim == 2 and arr.shape[1] % 75 == 0:  # (T, M*75): one official row
             m = arr.shape[1] // 75
@@ -506,19 +509,15 @@ def _fit_persons(x: np.ndarray, persons: int) -> np.ndarray:
     return out
 
 
-def _reader(fn, default_persons: int | None):
-    def read(data_cfg, path: Path) -> dict:
-        args = dict(data_cfg.args)
-        persons = args.get("keep_persons") or args.get("num_persons", default_persons)
-        x = _read_input(data_cfg, Path(path), persons)
-        feeder = SkeletonFeeder([x], [0], source=str(path), **_eval_feeder(data_cfg, fn))
-        return {"skeleton": feeder.transform(x, 0)[None]}
-
-    return read
+_BUILDERS = {"ntu_skeleton": (build_ntu_skeleton, 2), "skeleton_dataset": (build_skeleton_dataset, None)}
 
 
-register_dataset("ntu_skeleton", _builder(build_ntu_skeleton))
-register_dataset("skeleton_dataset", _builder(build_skeleton_dataset))
-INPUT_READERS["ntu_skeleton"] = _reader(build_ntu_skeleton, 2)
-INPUT_READERS["skeleton_dataset"] = _reader(build_skeleton_dataset, None)
-
+def read_skeleton_input(data_cfg, path: Path, name: str) -> dict:
+    """One ``.skeleton`` file or array as a batch of one, transformed as dataset ``name``'s
+    evaluation split is."""
+    fn, default_persons = _BUILDERS[name]
+    args = dict(data_cfg.args)
+    persons = args.get("keep_persons") or args.get("num_persons", default_persons)
+    x = _read_input(data_cfg, Path(path), persons)
+    feeder = SkeletonFeeder([x], [0], source=str(path), **_eval_feeder(data_cfg, fn))
+    return {"skeleton": feeder.transform(x, 0)[None]}

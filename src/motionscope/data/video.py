@@ -49,11 +49,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..argcheck import check_kwargs
 from ..errors import ConfigError, DataError
 from ..io.index import Sample
 from ..io.rawframes import DEFAULT_TEMPLATE, FrameTemplate, read_frames, read_rawframe_list
 from ..io.splits import read_video_csv
 from ..io.video import VideoReader
+from .segments import (
+    SHORT_VIDEO_FALLBACKS,
+    eval_segment_starts,
+    segment_frame_indices,
+    train_segment_starts,
+)
 from .transforms import (
     EVAL_CROPS,
     IMAGENET_MEAN,
@@ -75,65 +82,15 @@ __all__ = [
     "RawframeDataset",
     "VideoDataset",
     "world_root",
-    "read_clip_input",
+    "build_rawframes",
+    "build_videos",
+    "build_world_clips",
+    "clip_segments",
+    "clip_views",
+    "CLIP_ARGS",
 ]
 
-SHORT_VIDEO_FALLBACKS = ("pan", "mie")
 NUM_FRAMES_FROM = ("list", "folder")
-
-
-# ----------------------------------------------------------------------------- sampling
-def train_segment_starts(num_frames: int, num_segments: int, length: int = 4, rng=None,
-                         fallback: str = "pan") -> np.ndarray:
-    """1-based start frame of each segment's group, TSN random sampling (training).
-
-    ``avg = (F - L + 1) // T``; segment k starts at ``k * avg + randint(avg) + 1``. When
-    ``avg == 0`` but ``F > T`` the starts are T sorted draws of ``randint(F - L + 1)``
-    (``fallback="pan"``) or ``randint(F - L + 4)`` clamped to F (``"mie"``, the released
-    code); when ``F <= T`` every segment starts at frame 1. ``rng`` needs ``randint(n, size=)``
-    (``np.random`` or a ``RandomState``; default the global numpy generator, which the engine
-    seeds per worker).
-    """
-    if fallback not in SHORT_VIDEO_FALLBACKS:
-        raise ConfigError(f"unknown short_video_fallback {fallback!r} "
-                          f"(choose one of {', '.join(SHORT_VIDEO_FALLBACKS)})")
-    rng = np.random if rng is None else rng
-    f, t = int(num_frames), int(num_segments)
-    avg = (f - length + 1) // t
-    if avg > 0:
-        offsets = np.arange(t) * avg + rng.randint(avg, size=t)
-    elif f > t:
-        high = f - length + (4 if fallback == "mie" else 1)
-        offsets = np.sort(rng.randint(max(high, 1), size=t))
-        offsets = np.minimum(offsets, f - 1)
-    else:
-        offsets = np.zeros(t, dtype=np.int64)
-    return offsets.astype(np.int64) + 1
-
-
-def eval_segment_starts(num_frames: int, num_segments: int, length: int = 4, clip: int = 0,
-                        num_clips: int = 1) -> np.ndarray:
-    """1-based start of each segment's group for evaluation: the segment centres.
-
-    ``tick = (F - L + 1) / T``; segment k starts at ``int(tick * frac + tick * k) + 1`` with
-    ``frac = 0.5`` for clip 0 (the official centre sampling, same float operations). Clip c of
-    ``num_clips`` uses ``frac = (0.5 + c / num_clips) % 1``, i.e. clips evenly spaced inside the
-    segments; 2 clips are the official ``--twice_sample`` (centres, then segment starts). When
-    ``F <= T + L - 1`` every segment starts at frame 1 (official validation guard).
-    """
-    f, t = int(num_frames), int(num_segments)
-    if f <= t + length - 1:
-        return np.ones(t, dtype=np.int64)
-    tick = (f - length + 1) / float(t)
-    frac = (0.5 + clip / num_clips) % 1.0
-    return np.array([int(tick * frac + tick * k) for k in range(t)], dtype=np.int64) + 1
-
-
-def segment_frame_indices(starts: np.ndarray, length: int, num_frames: int) -> np.ndarray:
-    """0-based frame indices ``(T * L,)``: ``length`` consecutive frames from each 1-based
-    start, the counter stopping at the last frame (so a group past the end repeats it)."""
-    s = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(length)[None, :]
-    return (np.minimum(s, int(num_frames)) - 1).reshape(-1)
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -432,28 +389,14 @@ _WORLD_ARGS = _accepts(_kw("format", "rawframes"), _kw("world", None),
                        _kw("num_frames_from", "list"), _kw("decode_threads", 1))
 
 
-def _root_config(data_cfg):
-    """The whole run config a ``cfg.data`` node belongs to (None for a detached node)."""
-    get_parent = getattr(data_cfg, "_get_parent", None)
-    parent = get_parent() if get_parent is not None else None
-    return parent if parent is not None and "model" in parent and "eval" in parent else None
+def clip_segments(args: dict) -> int:
+    """The segment count a clip dataset with ``data.args`` = ``args`` samples."""
+    return int(args.get("num_segments", _COMMON["num_segments"].default))
 
 
-def _check_against_run(data_cfg, args: dict, training: bool) -> None:
-    """Fail early when data and model disagree on the segment count or the eval views."""
-    cfg = _root_config(data_cfg)
-    if cfg is None:
-        return
-    model_t = dict(cfg.model.args).get("num_segments")
-    data_t = args.get("num_segments", _COMMON["num_segments"].default)
-    if model_t is not None and int(model_t) != int(data_t):
-        raise ConfigError(f"data.args.num_segments={data_t} but model.args.num_segments="
-                          f"{model_t}: the model reshapes clips by its segment count")
-    if not training:
-        views = int(args.get("test_clips", 1)) * int(args.get("test_crops", 1))
-        if int(cfg.eval.views) != views:
-            raise ConfigError(f"data.args.test_clips x test_crops = {views} view(s) per sample "
-                              f"but eval.views={cfg.eval.views}: set eval.views={views}")
+def clip_views(args: dict) -> int:
+    """Views per evaluation sample (``test_clips x test_crops``): what ``eval.views`` must be."""
+    return int(args.get("test_clips", 1)) * int(args.get("test_crops", 1))
 
 
 def _plain_args(data_cfg) -> dict:
@@ -466,17 +409,14 @@ def _plain_args(data_cfg) -> dict:
     return dict(args or {})
 
 
-def _split_args(data_cfg, split: str, spec: Callable) -> tuple[dict, bool]:
-    from .datasets import check_kwargs
-
+def checked_args(data_cfg, spec: Callable) -> dict:
+    """``data.args`` as plain containers, every key checked against ``spec``."""
     args = _plain_args(data_cfg)
     check_kwargs(spec, args, f"data.args for {data_cfg.name!r}")
-    training = split == data_cfg.train_split
-    _check_against_run(data_cfg, args, training)
     for k in ("scales", "mean", "std"):
         if k in args and args[k] is not None:
             args[k] = [float(v) for v in args[k]]
-    return args, training
+    return args
 
 
 def _list_path(template: str, split: str, root: Path | None) -> Path:
@@ -513,21 +453,21 @@ def _need_root(data_cfg) -> Path:
     return Path(data_cfg.root)
 
 
-def build_rawframes(split: str, data_cfg) -> RawframeDataset:
+def build_rawframes(data_cfg, split: str, *, training: bool) -> RawframeDataset:
     """``data.name=rawframes``: frame folders under ``data.root`` listed in ``data.args.list``
     (``{split}`` is replaced by the split name; default ``{split}.txt``)."""
     root = _need_root(data_cfg)
-    args, training = _split_args(data_cfg, split, _RAWFRAME_ARGS)
+    args = checked_args(data_cfg, _RAWFRAME_ARGS)
     lst = _list_path(args.pop("list", "{split}.txt"), split, root)
     classes = _classes(args.pop("classes", None), root, data_cfg.num_classes)
     return RawframeDataset(lst, root, training=training, classes=classes, **args)
 
 
-def build_videos(split: str, data_cfg) -> VideoDataset:
+def build_videos(data_cfg, split: str, *, training: bool) -> VideoDataset:
     """``data.name=videos``: video files under ``data.root`` listed in the CSV
     ``data.args.list`` (default ``{split}.csv``)."""
     root = _need_root(data_cfg)
-    args, training = _split_args(data_cfg, split, _VIDEO_ARGS)
+    args = checked_args(data_cfg, _VIDEO_ARGS)
     lst = _list_path(args.pop("list", "{split}.csv"), split, root)
     classes = _classes(args.pop("classes", None), root, data_cfg.num_classes)
     return VideoDataset(lst, root, training=training, classes=classes, **args)
@@ -555,12 +495,12 @@ def world_root(world: dict | None = None, cache: str | os.PathLike | None = None
                         progress=sys.stderr.isatty(), **spec)
 
 
-def build_world_clips(split: str, data_cfg) -> ClipDataset:
+def build_world_clips(data_cfg, split: str, *, training: bool) -> ClipDataset:
     """``data.name=world_clips``: the embedded world's clips, ``data.args.format`` =
     ``rawframes`` (JPEG folders) or ``videos`` (mp4). ``data.root`` is a generated world; when
     it is None, ``data.args.world`` (``generate_world`` arguments) names one that is generated
     once into the cache."""
-    args, training = _split_args(data_cfg, split, _WORLD_ARGS)
+    args = checked_args(data_cfg, _WORLD_ARGS)
     world = args.pop("world", None)
     root = Path(data_cfg.root) if data_cfg.root is not None else world_root(
         dict(world) if world is not None else None)
@@ -586,51 +526,6 @@ def build_world_clips(split: str, data_cfg) -> ClipDataset:
     args.pop("num_frames_from", None)
     return VideoDataset(lst, root / entry["root"], training=training, classes=classes, **args)
 
-
-# ----------------------------------------------------------------------------- predict
-def read_clip_input(data_cfg, path: Path) -> dict:
-    """One video file or frame folder as a batch of one, sampled and cropped as the
-    evaluation split is (one view: the first clip's centre crop)."""
-    args = _plain_args(data_cfg)
-    spec = {"rawframes": _RAWFRAME_ARGS, "videos": _VIDEO_ARGS}.get(data_cfg.name, _WORLD_ARGS)
-    from .datasets import check_kwargs
-
-    check_kwargs(spec, args, f"data.args for {data_cfg.name!r}")
-    common = {k: args[k] for k in _COMMON if k in args and k not in _BUILDER_ONLY + ("classes",)}
-    for k in ("scales", "mean", "std"):
-        if k in common and common[k] is not None:
-            common[k] = [float(v) for v in common[k]]
-    common.update(test_clips=1, test_crops=1, training=False)
-    path = Path(path)
-    if path.is_dir():
-        template = args.get("template", DEFAULT_TEMPLATE)
-        start = int(args.get("start_index", 1))
-        ds: ClipDataset = _SingleFolder(path, template, start, **common)
-    else:
-        ds = _SingleVideo(path, int(args.get("decode_threads", 1)), **common)
-    return {"video": ds[0]["video"][None]}
-
-
-class _SingleFolder(RawframeDataset):
-    def __init__(self, folder: Path, template: str, start_index: int, **kwargs):
-        self.template = FrameTemplate(template)
-        self.start_index, self.num_frames_from = start_index, "folder"
-        ClipDataset.__init__(self, [Sample(str(folder), None, 0)], source=folder, **kwargs)
-
-
-class _SingleVideo(VideoDataset):
-    def __init__(self, path: Path, decode_threads: int, **kwargs):
-        self.decode_threads = decode_threads
-        ClipDataset.__init__(self, [Sample(str(path), None, 0)], source=path, **kwargs)
-
-
-def _register() -> None:
-    from .datasets import INPUT_READERS, register_dataset
-
-    for name, fn in (("rawframes", build_rawframes), ("videos", build_videos),
-                     ("world_clips", build_world_clips)):
-        register_dataset(name, fn)
-        INPUT_READERS[name] = read_clip_input
-
-
-_register()
+# the valid ``data.args`` of each clip dataset (single-input readers check against them too)
+CLIP_ARGS = {"rawframes": _RAWFRAME_ARGS, "videos": _VIDEO_ARGS, "world_clips": _WORLD_ARGS}
+CLIP_BUILDERS = {"rawframes": build_rawframes, "videos": build_videos, "world_clips": build_world_clips}

@@ -52,6 +52,14 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def amp_dtype(name: str) -> torch.dtype | None:
+    """The autocast dtype of ``train.amp`` (None: full precision)."""
+    return AMP_DTYPES[name]
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     model = getattr(model, "module", model)  # DDP
     return getattr(model, "_orig_mod", model)  # torch.compile
@@ -76,7 +84,7 @@ class Trainer:
         self.classes = classes or getattr(datasets["train"], "classes", None) or \
             [str(i) for i in range(cfg.data.num_classes)]
         t = cfg.train
-        self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.amp]
+        self.amp_dtype = amp_dtype(t.amp)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
 
         seed_everything(t.seed + self.dist.rank, t.deterministic)
@@ -126,6 +134,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
+        """Everything exact resume needs, in types ``torch.load(weights_only=True)`` reads."""
+        from .checkpoint import to_safe  # metrics and class names may be numpy scalars
+
         rngs = gather_objects(rng_state(), self.dist)
         return {
             "model": unwrap(self.model).state_dict(),
@@ -135,10 +146,10 @@ class Trainer:
             "epoch": self.epoch,
             "step_in_epoch": self.step_in_epoch,
             "global_step": self.global_step,
-            "best": self.best,
+            "best": to_safe(self.best),
             "finished": self.finished,
             "config": to_dict(self.cfg),
-            "classes": list(self.classes),
+            "classes": to_safe(list(self.classes)),
             "world_size": self.dist.world_size,
         }
 
@@ -405,9 +416,4 @@ class Trainer:
         return out
 
 
-def lr_at_steps(schedule: LRSchedule, steps: int) -> list[float]:
-    """The LR curve (for docs/tests): schedule.lr_at(s) for s in range(steps)."""
-    return [schedule.lr_at(s) for s in range(steps)]
-
-
-__all__ = ["Trainer", "Interrupted", "seed_everything", "resolve_device", "unwrap"]
+__all__ = ["Trainer", "Interrupted", "seed_everything", "resolve_device", "amp_dtype", "unwrap"]

@@ -72,3 +72,18 @@ class SkeletonTransformer(nn.Module):
 
 
 MODELS = {"clip_cnn3d": ClipCNN3D, "skeleton_transformer": SkeletonTransformer}
+
+# CPU-sized configurations for the tests (the family protocol, models/__init__.py)
+TINY = {"clip_cnn3d": {"num_classes": 5, "width": 4},
+        "skeleton_transformer": {"num_classes": 5, "dim": 16, "depth": 1, "heads": 2}}
+
+
+def tiny_batch(name: str, model: nn.Module, batch_size: int = 2, labelled: bool = True) -> dict:
+    """A batch for ``MODELS[name](**TINY[name])``: a 4 x 16² clip or an 8-frame NTU skeleton."""
+    if name == "clip_cnn3d":
+        out = {"video": torch.randn(batch_size, 3, 4, 16, 16)}
+    else:
+        out = {"skeleton": torch.randn(batch_size, 3, 8, 25, 2)}
+    if labelled:
+        out["label"] = torch.arange(batch_size) % model.head.out_features
+    return out

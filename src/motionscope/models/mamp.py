@@ -14,7 +14,6 @@ the uniform noise ``U`` of the Gumbel trick; pass it as ``noise=`` to make maski
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Iterable, Mapping
 
@@ -24,12 +23,13 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DataError
 from .layers.transformer import ATTENTION_MODES, Block, set_attention_mode
-from .official import load_checked, read_state_dict, unwrap_state_dict
+from .official import load_checked
+from .pretrained import LoadReport, compare, load_fitting, read_pretrained
 
 __all__ = [
     "MAMP", "MAMPClassifier", "SkeleEmbed", "LinprobeHead", "FinetuneHead", "MODELS",
     "mamp_pretrain", "mamp_classifier", "mamp_linprobe", "mamp_finetune", "load_pretrained",
-    "param_groups_lrd", "param_groups_weight_decay", "len_keep", "gumbel_scores",
+    "len_keep", "gumbel_scores", "TINY", "tiny_batch",
     "OFFICIAL_CLASSES", "build_official", "set_attention_mode",
 ]
 
@@ -115,22 +115,25 @@ class _Encoder(nn.Module):
     (``joints_embed.*``, ``pos_embed``, ``blocks.i.*``, ``norm.*``) are kept.
     """
 
-    def param_groups(self, optim_cfg) -> list[dict]:
-        """The engine's optimiser hook: the official groups of main_finetune/main_pretrain.
+    @property
+    def num_layers(self) -> int:
+        """Depth for the engine's layer-wise LR decay (``util/lr_decay.py``: blocks + 1)."""
+        return len(self.blocks)
 
-        With ``optim.layer_decay`` set, the BEiT-style layer-wise decay of ``util/lr_decay.py``
-        (:func:`param_groups_lrd`); otherwise timm's weight-decay rule
-        (:func:`param_groups_weight_decay`). Frozen parameters (linear probe) are left out.
+    def layer_id(self, name: str) -> int:
+        """BEiT/official ``get_layer_id_for_vit``: embeddings 0, block i -> i + 1, the rest last.
+
+        With ``optim.layer_decay`` the engine gives parameter ``name`` the LR scale
+        ``layer_decay ** (num_layers + 1 - layer_id)`` and no weight decay to 1-D parameters:
+        the official groups of ``main_finetune.py``; without it, timm's weight-decay rule of
+        ``main_pretrain.py`` (1-D parameters and biases undecayed). Frozen parameters (linear
+        probe) are left out.
         """
-        wd = optim_cfg.weight_decay
-        if optim_cfg.layer_decay is not None:
-            groups = param_groups_lrd(self, wd, optim_cfg.layer_decay)
-        else:
-            groups = param_groups_weight_decay(self, wd)
-        for g in groups:  # the engine sets weight_decay = optim.weight_decay * wd_scale
-            g["wd_scale"] = 1.0 if g.pop("weight_decay") > 0 else 0.0
-            g.pop("name", None)
-        return [g for g in groups if g["params"]]
+        if name in ("temp_embed", "pos_embed") or name.startswith("joints_embed"):
+            return 0
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) + 1
+        return len(self.blocks) + 1
 
     def _build_encoder(self, dim_in: int, dim_feat: int, depth: int, num_heads: int,
                        mlp_ratio: float, num_frames: int, num_joints: int, patch_size: int,
@@ -506,102 +509,53 @@ class MAMPClassifier(_Encoder):
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read our or an official checkpoint; official ones pickle ``args`` as a Namespace."""
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        return read_state_dict(path)
-
-
-def _interpolate_temp_embed(sd: dict, model: _Encoder) -> None:
+def _interpolate_temp_embed(sd: dict, model: _Encoder) -> str | None:
     """As ``util/pos_embed.interpolate_temp_embed``: bicubic resize of a different time grid."""
     emb = sd.get("temp_embed")
     t_model = model.joints_embed.t_grid_size
     if emb is None or emb.ndim != 4 or emb.shape[1] == t_model:
-        return
+        return None
     grid = emb.float().permute(0, 3, 1, 2)
     grid = F.interpolate(grid, size=(t_model, 1), mode="bicubic", align_corners=False)
     sd["temp_embed"] = grid.permute(0, 2, 3, 1).to(emb.dtype)
+    return f"temp_embed resized from {emb.shape[1]} to {t_model} time steps (bicubic)"
 
 
-def load_pretrained(model: MAMPClassifier,
-                    checkpoint: str | os.PathLike | Mapping[str, torch.Tensor]):
-    """Initialise a classifier from a pre-trained (or fine-tuned) checkpoint, ours or official.
+def load_pretrained(model: nn.Module, checkpoint: str | os.PathLike | Mapping[str, torch.Tensor],
+                    *, system: str | None = None, partial: bool = False) -> LoadReport:
+    """The family's ``model.pretrained`` rule, as ``main_linprobe.py``/``main_finetune.py``.
 
-    As ``main_linprobe.py``/``main_finetune.py``: head weights whose shape differs from the
-    model are dropped, ``temp_embed`` is interpolated when the time grid differs, the rest is
-    loaded with ``strict=False`` (decoder keys are ignored) and the only keys allowed to be
-    missing are the head's. Returns ``(missing, unexpected)``.
+    A classifier takes a pre-training (or fine-tuned) checkpoint, ours or official: head
+    tensors whose shape differs are left new (another class count), ``temp_embed`` is resized
+    when the time grid differs, keys the model lacks (the pre-training decoder) are ignored, and
+    every encoder key must be present (``partial`` relaxes only this). A linear probe's fc is
+    redrawn after loading, as the official script does. A pre-training model loads by the
+    generic rule (the whole state, or ``partial``). The report names every key left out.
     """
-    path = None
-    if isinstance(checkpoint, Mapping):
-        sd = unwrap_state_dict(checkpoint)
-    else:
-        path = checkpoint
-        sd = _read_checkpoint(checkpoint)
-    own = model.state_dict()
-    sd = {k: v for k, v in sd.items()
-          if not (k.startswith("head.") and (k not in own or own[k].shape != v.shape))}
-    _interpolate_temp_embed(sd, model)
-    missing, unexpected = load_checked(model, sd, path=path, strict=False)
-    backbone_missing = [k for k in missing if not k.startswith("head.")]
-    if backbone_missing:
+    sd, path = read_pretrained(checkpoint, system, model)
+    if not isinstance(model, MAMPClassifier):
+        return load_fitting(model, sd, path, partial, what=f"MAMP model {type(model).__name__}")
+    sd = dict(sd)
+    note = _interpolate_temp_embed(sd, model)
+    rep = compare(model, sd, path)
+    if note:
+        rep.notes.append(note)
+    bad = [m for m in rep.mismatched if not m.startswith("head.")]
+    if bad:
+        raise CheckpointError(path, f"shape mismatch for {'; '.join(bad[:6])} (another encoder "
+                                    "size: set model.args to the checkpoint's sizes)")
+    backbone_missing = [k for k in rep.missing if not k.startswith("head.")]
+    if backbone_missing and not partial:
         raise CheckpointError(path, f"not a MAMP checkpoint for this model: {len(backbone_missing)}"
-                                    f" encoder keys missing (e.g. {backbone_missing[:5]})")
-    if isinstance(model, MAMPClassifier) and model.protocol == "linprobe" and \
-            "head.fc.1.weight" in missing:
+                                    f" encoder keys missing (e.g. {backbone_missing[:5]}); "
+                                    "model.pretrained_partial=true loads what fits")
+    if not rep.loaded:
+        raise CheckpointError(path, "no tensor of this checkpoint fits the MAMP classifier")
+    load_checked(model, {k: sd[k] for k in rep.loaded}, path=path, strict=False)
+    if model.protocol == "linprobe" and "head.fc.1.weight" not in rep.loaded:
         model.head.reset_parameters()  # main_linprobe re-draws the fc after loading
-    return missing, unexpected
-
-
-# --------------------------------------------------------------------------- optimiser groups
-
-
-def _layer_id(name: str, num_layers: int) -> int:
-    """BEiT/official ``get_layer_id_for_vit``: embeddings 0, block i -> i+1, the rest last."""
-    if name in ("temp_embed", "pos_embed") or name.startswith("joints_embed"):
-        return 0
-    if name.startswith("blocks."):
-        return int(name.split(".")[1]) + 1
-    return num_layers
-
-
-def param_groups_lrd(model: nn.Module, weight_decay: float = 0.05,
-                     layer_decay: float = 0.75,
-                     no_weight_decay_list: Iterable[str] = ()) -> list[dict]:
-    """Layer-wise lr-decay groups as the official ``util/lr_decay.py`` (BEiT style).
-
-    ``lr_scale = layer_decay ** (num_layers - layer_id)`` with ``num_layers = len(blocks) + 1``;
-    parameters with ``ndim == 1`` (or named in ``no_weight_decay_list``) get no weight decay.
-    Frozen parameters are left out. The engine multiplies each group's lr by ``lr_scale``.
-    """
-    num_layers = len(model.blocks) + 1
-    skip = set(no_weight_decay_list)
-    groups: dict[str, dict] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        no_decay = p.ndim == 1 or name in skip
-        layer = _layer_id(name, num_layers)
-        key = f"layer_{layer}_{'no_decay' if no_decay else 'decay'}"
-        if key not in groups:
-            groups[key] = {"lr_scale": layer_decay ** (num_layers - layer),
-                           "weight_decay": 0.0 if no_decay else weight_decay,
-                           "params": [], "name": key}
-        groups[key]["params"].append(p)
-    return list(groups.values())
-
-
-def param_groups_weight_decay(model: nn.Module, weight_decay: float = 0.05,
-                              skip_list: Iterable[str] = ()) -> list[dict]:
-    """timm ``add_weight_decay`` (the pre-training rule): 1-D params and biases get no decay."""
-    skip = set(skip_list)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim == 1 or name.endswith(".bias") or name in skip else decay).append(p)
-    return [{"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0, "name": "no_decay"},
-            {"params": decay, "weight_decay": weight_decay, "lr_scale": 1.0, "name": "decay"}]
+        rep.notes.append("linear-probe fc redrawn (trunc-normal 0.01), as main_linprobe.py")
+    return rep
 
 
 # --------------------------------------------------------------------------- builders
@@ -612,26 +566,30 @@ def mamp_pretrain(**kwargs) -> MAMP:
     return MAMP(**kwargs)
 
 
-def mamp_classifier(pretrained: str | os.PathLike | None = None, **kwargs) -> MAMPClassifier:
-    """Classifier (``protocol`` linprobe/finetune), optionally initialised from ``pretrained``."""
-    model = MAMPClassifier(**kwargs)
-    if pretrained:
-        load_pretrained(model, pretrained)
-    return model
+def mamp_classifier(**kwargs) -> MAMPClassifier:
+    """Classifier (``protocol`` linprobe/finetune); initialise it with ``model.pretrained`` /
+    :func:`load_pretrained`."""
+    return MAMPClassifier(**kwargs)
 
 
-def mamp_linprobe(pretrained: str | os.PathLike | None = None, **kwargs) -> MAMPClassifier:
+def mamp_linprobe(**kwargs) -> MAMPClassifier:
     """Linear probe: frozen backbone, BN + Linear head (``main_linprobe.py``)."""
     kwargs.setdefault("protocol", "linprobe")
-    return mamp_classifier(pretrained, **kwargs)
+    return MAMPClassifier(**kwargs)
 
 
-def mamp_finetune(pretrained: str | os.PathLike | None = None, **kwargs) -> MAMPClassifier:
+def mamp_finetune(**kwargs) -> MAMPClassifier:
     """Fine-tune: drop-path 0.3 and label smoothing 0.1 by default (``main_finetune.py``)."""
     kwargs.setdefault("protocol", "finetune")
     kwargs.setdefault("drop_path_rate", 0.3)
     kwargs.setdefault("label_smoothing", 0.1)
-    return mamp_classifier(pretrained, **kwargs)
+    return MAMPClassifier(**kwargs)
+
+
+mamp_pretrain.builds = MAMP  # type: ignore[attr-defined]  (create_model checks these arguments)
+mamp_classifier.builds = MAMPClassifier  # type: ignore[attr-defined]
+mamp_linprobe.builds = MAMPClassifier  # type: ignore[attr-defined]
+mamp_finetune.builds = MAMPClassifier  # type: ignore[attr-defined]
 
 
 MODELS = {
@@ -640,6 +598,26 @@ MODELS = {
     "mamp_linprobe": mamp_linprobe,
     "mamp_finetune": mamp_finetune,
 }
+
+_TINY_ENC = {"dim_feat": 32, "depth": 2, "num_heads": 4, "num_frames": 16, "num_joints": 5,
+             "t_patch_size": 4}
+# CPU-sized configurations for the tests (the family protocol, models/__init__.py)
+TINY = {
+    "mamp_pretrain": {**_TINY_ENC, "decoder_dim_feat": 32, "decoder_depth": 1},
+    "mamp_classifier": {**_TINY_ENC, "num_classes": 3, "protocol": "finetune", "hidden_dim": 8},
+    "mamp_linprobe": {**_TINY_ENC, "num_classes": 3},
+    "mamp_finetune": {**_TINY_ENC, "num_classes": 3, "hidden_dim": 8},
+}
+
+
+def tiny_batch(name: str, model: nn.Module, batch_size: int = 2, labelled: bool = True) -> dict:
+    """``{"skeleton": (B, 3, T, V, 2)}`` (+ ``label``) for a model built from ``TINY[name]``."""
+    x = torch.randn(batch_size, model.dim_in, model.num_frames, model.num_joints, 2)
+    out = {"skeleton": x}
+    if labelled and name != "mamp_pretrain":
+        out["label"] = torch.arange(batch_size) % model.num_classes
+    return out
+
 
 # official class (as named in fixture configs) -> our module
 OFFICIAL_CLASSES = {

@@ -301,22 +301,19 @@ class MIENet(nn.Module):
         return x
 
     # -- forward -------------------------------------------------------------------------
-    def classify(self, video: torch.Tensor) -> torch.Tensor:
+    def forward_official(self, video: torch.Tensor) -> torch.Tensor:
         """Clip logits ``(B, num_classes)``: per-segment scores averaged before the softmax."""
         per_segment = self.new_fc(self.base_model(self.backbone_input(video)))
         return per_segment.view(-1, self.num_segments, self.num_classes).mean(dim=1)
 
     def forward(self, batch: dict) -> dict:
-        logits = self.classify(batch["video"])
+        logits = self.forward_official(batch["video"])
         return {"logits": logits,
                 "losses": classification_losses(logits, batch, self.label_smoothing)}
 
     def param_groups(self, cfg=None) -> list[dict]:
         """The official TSN/MIE-Net LR and weight-decay multipliers (see get_optim_policies)."""
         return get_optim_policies(self, fc_lr5=getattr(cfg, "fc_lr5", self.fc_lr5))
-
-    def get_optim_policies(self) -> list[dict]:
-        return get_optim_policies(self, fc_lr5=self.fc_lr5)
 
 
 # ------------------------------------------------------------------------ optimiser policies
@@ -510,3 +507,21 @@ def tsm_r50(**kw) -> MIENet:
 
 
 MODELS = {"mienet": mienet, "tsn_dptam": tsn_dptam, "tsn_r50": tsn_r50, "tsm_r50": tsm_r50}
+for _fn in MODELS.values():
+    _fn.builds = MIENet  # type: ignore[attr-defined]  (create_model checks the arguments)
+
+# CPU-sized configurations for the tests (the family protocol, models/__init__.py): the
+# ResNet-50 layout at one block per stage and width 16
+_TINY = {"num_classes": 5, "num_segments": 2, "layers": (1, 1, 1, 1), "base_width": 16,
+         "dropout": 0.5}
+TINY = {name: dict(_TINY) for name in MODELS}
+
+
+def tiny_batch(name: str, model: nn.Module, batch_size: int = 2, labelled: bool = True) -> dict:
+    """``{"video": (B, 3, T*L, 64, 64)}`` (+ ``label``): ``data_length`` frames per segment for
+    MIE-Net's PA, one for the RGB variants."""
+    n = model.num_segments * (model.data_length if model.modality == "lite" else 1)
+    out = {"video": torch.randn(batch_size, 3, n, 64, 64, generator=torch.Generator().manual_seed(0))}
+    if labelled:
+        out["label"] = torch.arange(batch_size) % model.num_classes
+    return out

@@ -357,11 +357,11 @@ class _MotionPerceiverBase(nn.Module):
         and "losses" (walk losses always, cross-entropies when labels are given)."""
         labels = batch.get("label")
         if "matches" in batch:
-            out = self.forward_tokens(matches=batch["matches"], labels=labels)
+            out = self.forward_official(matches=batch["matches"], labels=labels)
         elif "tokens" in batch:
-            out = self.forward_tokens(batch["tokens"], labels=labels)
+            out = self.forward_official(batch["tokens"], labels=labels)
         elif "video" in batch:
-            out = self.forward_tokens(self.extract_tokens(batch["video"]), labels=labels)
+            out = self.forward_official(self.extract_tokens(batch["video"]), labels=labels)
         else:
             raise DataError(None, f"{type(self).__name__} needs batch['video'], batch['tokens'] "
                                   f"or batch['matches']; got keys {sorted(batch)}")
@@ -395,7 +395,7 @@ class MotionPerceiver(_MotionPerceiverBase):
         """Frozen final-block patch tokens (B, T, N, E) of a normalised video (B, 3, T, H, W)."""
         return self._encode_frames(self._check_video(video), None)
 
-    def forward_tokens(self, tokens: torch.Tensor | None = None,
+    def forward_official(self, tokens: torch.Tensor | None = None,
                        labels: torch.Tensor | None = None, matches: torch.Tensor | None = None,
                        record: bool = False) -> dict:
         """The model from tokens (B, T, N, E) or matches (B, T, T, N, 2).
@@ -407,7 +407,7 @@ class MotionPerceiver(_MotionPerceiverBase):
         "invariant_map", the features, "ce", "time_embed").
         """
         if tokens is None and matches is None:
-            raise DataError(None, "MP.forward_tokens needs tokens (B, T, N, E) or matches")
+            raise DataError(None, "MP.forward_official needs tokens (B, T, N, E) or matches")
         if matches is not None:
             matches = align_frames(self._check_tokens(matches, 5, "matches"), self.num_frames,
                                    (1, 2))
@@ -443,7 +443,7 @@ class MotionPerceiver(_MotionPerceiverBase):
 
     def official_forward(self, tokens: torch.Tensor, labels: torch.Tensor):
         """The official ``forward(frames, labels) -> (aux_loss, logit)``, from patch tokens."""
-        out = self.forward_tokens(tokens, labels)
+        out = self.forward_official(tokens, labels)
         return out["aux_loss"], out["logit"]
 
     @staticmethod
@@ -491,14 +491,14 @@ class EnhancedMotionPerceiver(_MotionPerceiverBase):
         """Frozen tokens of the feature blocks (B, L, T, N, E) of a video (B, 3, T, H, W)."""
         return self._encode_frames(self._check_video(video), self.feature_blocks)
 
-    def forward_tokens(self, tokens: torch.Tensor | None = None,
+    def forward_official(self, tokens: torch.Tensor | None = None,
                        labels: torch.Tensor | None = None, matches: torch.Tensor | None = None,
                        record: bool = False) -> dict:
         """En-MP from tokens (B, L, T, N, E) or matches (B, L, T, T, N, 2); see
-        :meth:`MotionPerceiver.forward_tokens`. Per-block lists are block-major."""
+        :meth:`MotionPerceiver.forward_official`. Per-block lists are block-major."""
         nb, s = len(self.feature_blocks), len(self.num_frames_list)
         if tokens is None and matches is None:
-            raise DataError(None, "En-MP.forward_tokens needs tokens (B, L, T, N, E) or matches")
+            raise DataError(None, "En-MP.forward_official needs tokens (B, L, T, N, E) or matches")
         src = matches if matches is not None else tokens
         what = "matches" if matches is not None else "tokens"
         src = self._check_tokens(src, 6 if what == "matches" else 5, what)
@@ -552,7 +552,7 @@ class EnhancedMotionPerceiver(_MotionPerceiverBase):
     def official_forward(self, block_tokens: torch.Tensor, labels: torch.Tensor):
         """The official ``forward -> (aux_loss, logit)`` from tokens in the official block-first
         layout (L, B, T, N, E)."""
-        out = self.forward_tokens(block_tokens.transpose(0, 1), labels)
+        out = self.forward_official(block_tokens.transpose(0, 1), labels)
         return out["aux_loss"], out["logit"]
 
     @staticmethod
@@ -632,7 +632,34 @@ def enmp_tiny(**kwargs) -> EnhancedMotionPerceiver:
 
 
 MODELS = {"mp": mp, "enmp": enmp, "mp_tiny": mp_tiny, "enmp_tiny": enmp_tiny}
+mp.builds = mp_tiny.builds = MotionPerceiver  # type: ignore[attr-defined]  (argument checks)
+enmp.builds = enmp_tiny.builds = EnhancedMotionPerceiver  # type: ignore[attr-defined]
+
+_TINY_SIZE = {"num_classes": 5, "num_frames": 8, "img_size": 64, "patch_size": 16, "dim": 32,
+              "num_heads": 4, "num_frames_list": (8, 4, 2), "backbone": "vit_random",
+              "backbone_kwargs": {"embed_dim": 48, "depth": 3, "num_heads": 3}}
+# CPU-sized configurations for the tests (the family protocol, models/__init__.py)
+TINY = {"mp": _TINY_SIZE, "enmp": {**_TINY_SIZE, "feature_blocks": (0, 2)},
+        "mp_tiny": {"num_classes": 5}, "enmp_tiny": {"num_classes": 5}}
+
+
+def tiny_batch(name: str, model: nn.Module, batch_size: int = 2, labelled: bool = True) -> dict:
+    """``{"video": (B, 3, T, H, W)}`` (+ ``label``): a texture panning right under a square
+    moving up, so every flow scale carries motion above the threshold."""
+    t, size = model.num_frames, model.img_size
+    g = torch.Generator().manual_seed(0)
+    tex = torch.randn(batch_size, 3, size, size * 2, generator=g)
+    frames = []
+    for i in range(t):
+        f = tex[..., 5 * i:5 * i + size].clone()
+        y = max(size - 20 - 6 * i, 0)
+        f[:, :, y:y + 16, 24:40] = 3.0
+        frames.append(f)
+    out = {"video": torch.stack(frames, dim=2)}
+    if labelled:
+        out["label"] = torch.arange(batch_size) % model.num_classes
+    return out
 
 __all__ = ["MotionPerceiver", "EnhancedMotionPerceiver", "MODELS", "align_frames",
            "replication_indices", "sincos_time_embedding", "convert_official", "build_official", "mp", "enmp",
-           "mp_tiny", "enmp_tiny"]
+           "mp_tiny", "enmp_tiny", "TINY", "tiny_batch"]

@@ -33,11 +33,10 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import apply_overrides, config_from_dict
-from ..engine.checkpoint import load_checkpoint
+from ..data.datasets import build_dataset
 from ..engine.distributed import DistInfo
 from ..engine.evaluate import classification_metrics, predict_loader, write_eval_outputs
-from ..engine.trainer import resolve_device
+from ..engine.trainer import amp_dtype, resolve_device
 from ..errors import DataError
 from ..fsutil import atomic_open, atomic_path, atomic_write_text
 from ..stimuli.conditions import (
@@ -48,6 +47,7 @@ from ..stimuli.conditions import (
     parse_conditions,
     replication_indices,
 )
+from .runs import load_run
 
 __all__ = ["bmp_eval", "StimulusClips", "paper_row", "write_bmp_table", "plot_bmp_chart"]
 
@@ -99,45 +99,24 @@ class StimulusClips(Dataset):
         return {"video": x.contiguous(), "label": self.labels[index], "index": index}
 
 
-# ----------------------------------------------------------------------------- run loading
-def _load_run(run: str, overrides: list[str] | None):
-    from ..models.official import load_checked
-    from .classify import build_model
-
-    state = load_checkpoint(run)
-    best = Path(state["_path"]).parent / "best.pt"
-    if Path(run).is_dir() and best.is_file():  # a run dir: the model selected on validation
-        state = load_checkpoint(best)
-    cfg = apply_overrides(config_from_dict(state["config"]), overrides)
-    model = build_model(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
-    load_checked(model, state["model"], path=state["_path"])
-    return state, cfg, model.eval()
-
-
+# ----------------------------------------------------------------------------- reading
 def _condition_dataset(cfg, cond_root: Path, list_rel: str, num_classes: int) -> Dataset:
     data = cfg.data
     args = OmegaConf.to_container(data.args, resolve=True)
     if data.name == "mp_clips":  # the MP reading: replication rule, resize, centre crop
-        from ..data import mp_cache  # noqa: F401  (registers mp_clips)
-        from ..data.datasets import build_dataset
-
         keep = ("frames", "size", "resize", "crop", "flip", "mean", "std")
         node = OmegaConf.create({
             "name": "mp_clips", "root": str(cond_root), "num_classes": num_classes,
-            "train_split": "__train__",
             "args": {**{k: args[k] for k in keep if k in args}, "source": "videos",
                      "list": list_rel, "videos_dir": "videos"}})
-        return build_dataset(node, "test")
+        return build_dataset(node, "test", training=False)
     if data.name in _VIDEO_DATASETS:
-        from ..data.datasets import build_dataset
-
         clip_args = {k: v for k, v in args.items() if k not in _NOT_CLIP_ARGS}
         node = OmegaConf.create(OmegaConf.to_container(data, resolve=True))
         node.name = "videos"
         node.root = str(cond_root)
         node.args = {**clip_args, "list": list_rel, "videos_dir": "videos"}
-        node.train_split = "__train__"
-        return build_dataset(node, "test")
+        return build_dataset(node, "test", training=False)
     return StimulusClips(cond_root / list_rel, cond_root / "videos",
                          frames=int(args.get("frames", 32)), size=args.get("size", 224),
                          mean=args.get("mean"), std=args.get("std"))
@@ -253,12 +232,12 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
     if not names:
         raise DataError(sroot, f"none of the conditions {wanted} is in this stimuli folder "
                                f"(it has {', '.join(have) or 'none'})")
-    state, cfg, model = _load_run(run, overrides)
+    state, cfg, model = load_run(run, overrides)
     num_classes = int(cfg.data.num_classes)
     classes = list(state.get("classes") or [str(i) for i in range(num_classes)])
     device = resolve_device(cfg.train.device)
     model.to(device)
-    amp = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.train.amp]
+    amp = amp_dtype(cfg.train.amp)
     out_dir = Path(out) if out else Path(state["_path"]).parent.parent / "bmp"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

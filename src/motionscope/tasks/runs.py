@@ -1,0 +1,134 @@
+"""What every task does with a run config: build its model and datasets, load a finished run.
+
+This is where the model side and the data side meet (the layers below do not know each other):
+the model comes from its family (``models.create_model`` + the family's pretrained rule), the
+datasets from the dataset contract (``data.build_dataset`` with an explicit ``training`` flag
+and what the run must hand them), and the checks that need both (segments, views, labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ..config import apply_overrides, config_from_dict
+from ..data.datasets import build_dataset
+from ..engine.checkpoint import load_checkpoint
+from ..errors import ConfigError, DataError
+
+__all__ = ["build_model", "build_datasets", "build_split", "load_run", "model_from_state",
+           "check_labels", "check_data_against_model"]
+
+_CLIP_DATASETS = ("rawframes", "videos", "world_clips")
+
+
+def build_model(cfg: DictConfig, pretrained: bool = True) -> torch.nn.Module:
+    """``create_model`` with the config's args; loads ``model.pretrained`` (when ``pretrained``)
+    through the one pretrained path (the family's rule, or the generic one)."""
+    from ..models import create_model
+    from ..models.pretrained import load_pretrained
+
+    args = OmegaConf.to_container(cfg.model.args, resolve=True) if isinstance(
+        cfg.model.args, DictConfig) else dict(cfg.model.args)
+    model = create_model(cfg.model.name, **args)
+    if cfg.model.attention is not None:
+        from ..models.layers.transformer import set_attention_mode
+
+        set_attention_mode(model, cfg.model.attention)
+    if pretrained and cfg.model.pretrained:
+        report = load_pretrained(model, cfg.model.pretrained, model_name=cfg.model.name,
+                                 system=cfg.model.pretrained_system,
+                                 partial=bool(cfg.model.get("pretrained_partial", False)))
+        print(report.summary())
+    return model
+
+
+def check_data_against_model(cfg: DictConfig) -> None:
+    """Fail early when data and model disagree on the segment count or the eval views."""
+    if cfg.data.name not in _CLIP_DATASETS:
+        return
+    from ..data.video import clip_segments, clip_views
+
+    args = dict(cfg.data.args)
+    model_t = dict(cfg.model.args).get("num_segments")
+    if model_t is not None and int(model_t) != clip_segments(args):
+        raise ConfigError(f"data.args.num_segments={clip_segments(args)} but model.args.num_segments="
+                          f"{model_t}: the model reshapes clips by its segment count")
+    views = clip_views(args)
+    if int(cfg.eval.views) != views:
+        raise ConfigError(f"data.args.test_clips x test_crops = {views} view(s) per sample "
+                          f"but eval.views={cfg.eval.views}: set eval.views={views}")
+
+
+def _feature_needs(cfg: DictConfig) -> dict:
+    """MP's feature cache: the frozen part of the run's model, built here (not in ``data/``)
+    with seed 0 (a seeded random backbone is the same in every process), and its cache key."""
+    from ..models import create_model
+
+    margs = OmegaConf.to_container(cfg.model.args, resolve=True)
+    torch.manual_seed(0)
+    model = create_model(cfg.model.name, **margs)
+    if not hasattr(model, "extract_tokens"):
+        raise ConfigError(f"data.args.cache needs a Motion Perceiver model (with extract_tokens), "
+                          f"got model.name={cfg.model.name!r}")
+    ckpt = margs.get("backbone_checkpoint")
+    stamp = None
+    if ckpt:
+        st = Path(ckpt).stat()
+        stamp = [str(Path(ckpt).resolve()), st.st_size, st.st_mtime_ns]
+    return {"feature_model": model,
+            "feature_key": {"model": cfg.model.name, "args": margs, "checkpoint": stamp}}
+
+
+def build_split(cfg: DictConfig, split: str, training: bool):
+    """The dataset of ``split``, read as training or as evaluation data."""
+    check_data_against_model(cfg)
+    needs = _feature_needs(cfg) if training and dict(cfg.data.args).get("cache") else {}
+    ds = build_dataset(cfg.data, split, training=training, **needs)
+    check_labels(ds, cfg.data.num_classes, split)
+    return ds
+
+
+def build_datasets(cfg: DictConfig) -> dict:
+    """``{"train", "val", "test"}`` datasets of a run (None for a split set to null)."""
+    d = cfg.data
+    return {"train": build_split(cfg, d.train_split, True),
+            "val": build_split(cfg, d.val_split, False) if d.val_split else None,
+            "test": build_split(cfg, d.test_split, False) if d.test_split else None}
+
+
+def check_labels(ds, num_classes: int, split: str) -> None:
+    """Every label inside ``0..num_classes-1``, or one error naming the sample."""
+    labels = getattr(ds, "labels", None)
+    if labels is None:
+        return
+    labels = np.asarray(labels)
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise DataError(getattr(ds, "root", None),
+                        f"split {split!r}: sample {int(bad[0])} has label {int(labels[bad[0]])} "
+                        f"outside the class range 0..{num_classes - 1} (data.num_classes)")
+
+
+def model_from_state(cfg: DictConfig, state: dict) -> torch.nn.Module:
+    """The model of a checkpoint: built from ``cfg`` without ``model.pretrained`` (the checkpoint
+    holds every weight), loaded strictly, in eval mode."""
+    from ..models.official import load_checked
+
+    model = build_model(cfg, pretrained=False)
+    load_checked(model, state["model"], path=state["_path"])
+    return model.eval()
+
+
+def load_run(run_or_ckpt: str, overrides: list[str] | None = None, prefer_best: bool = True):
+    """``(state, cfg, model)`` of a run directory or checkpoint; a run directory gives the model
+    selected on validation (``best.pt``) when there is one and ``prefer_best``."""
+    state = load_checkpoint(run_or_ckpt)
+    best = Path(state["_path"]).parent / "best.pt"
+    if prefer_best and Path(run_or_ckpt).is_dir() and best.is_file():
+        state = load_checkpoint(best)
+    cfg = apply_overrides(config_from_dict(state["config"]), overrides)
+    return state, cfg, model_from_state(cfg, state)
