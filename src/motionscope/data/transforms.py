@@ -114,10 +114,14 @@ class GroupMultiScaleCrop:
             x, y = rng.randint(0, image_w - cw), rng.randint(0, image_h - ch)
         return x, y, cw, ch
 
+    def apply(self, frames: torch.Tensor, params: tuple[int, int, int, int]) -> torch.Tensor:
+        """Crop ``params`` (from :meth:`params`) and resize: the same on every stream."""
+        x, y, cw, ch = params
+        return resize(crop(frames, x, y, cw, ch), (self.input_size[1], self.input_size[0]))
+
     def __call__(self, frames: torch.Tensor, rng: random.Random | None = None) -> torch.Tensor:
         h, w = frames.shape[-2:]
-        x, y, cw, ch = self.params(w, h, rng)
-        return resize(crop(frames, x, y, cw, ch), (self.input_size[1], self.input_size[0]))
+        return self.apply(frames, self.params(w, h, rng))
 
     def __repr__(self) -> str:
         return (f"GroupMultiScaleCrop(input_size={self.input_size}, scales={self.scales}, "
@@ -220,13 +224,42 @@ class TrainClipTransform:
         self.crop = GroupMultiScaleCrop(input_size, scales, max_distort, fix_crop, more_fix_crop)
         self.flip, self.mean, self.std = flip, tuple(mean), tuple(std)
 
+    def draw(self, image_w: int, image_h: int, rng: random.Random | None = None) -> dict:
+        """The clip's random parameters (crop box and flip), drawn once."""
+        rng = rng or random
+        box = self.crop.params(image_w, image_h, rng)
+        return {"box": box, "flip": bool(self.flip and rng.random() < 0.5)}
+
+    def apply(self, frames: np.ndarray, params: dict, normalise: bool = True) -> torch.Tensor:
+        """``(N, H, W, C)`` frames -> ``(C, N, h, w)`` float32 with drawn ``params``: uint8 RGB
+        normalised, or (``normalise=False``) any channel count and dtype as float values
+        (e.g. 16-bit depth in millimetres, interpolated the same way)."""
+        x = frames_to_tensor(frames)
+        if not normalise and x.dtype != torch.uint8:
+            x = x.float()
+        x = self.crop.apply(x, params["box"])
+        if params["flip"]:
+            x = hflip(x)
+        if normalise:
+            return normalize(x, self.mean, self.std)
+        return x.permute(1, 0, 2, 3).float().contiguous()
+
     def __call__(self, frames: np.ndarray, rng: random.Random | None = None) -> torch.Tensor:
         """``(N, H, W, 3)`` uint8 -> ``(3, N, h, w)`` float32."""
-        rng = rng or random
-        x = self.crop(frames_to_tensor(frames), rng)
-        if self.flip and rng.random() < 0.5:
-            x = hflip(x)
-        return normalize(x, self.mean, self.std)
+        return self.apply(frames, self.draw(frames.shape[2], frames.shape[1], rng))
+
+    def paired(self, *streams: np.ndarray, rng: random.Random | None = None,
+               normalise: Sequence[bool] | None = None) -> list[torch.Tensor]:
+        """Streams of one sample that must move together (RGB and depth of a clip, the two
+        frames of a pair): one draw, the same crop and flip on each. Streams must share
+        ``H x W``; ``normalise[i]`` False leaves stream i unnormalised (depth, masks)."""
+        shapes = {tuple(s.shape[1:3]) for s in streams}
+        if len(shapes) != 1:
+            raise ValueError(f"paired streams must share H x W, got {sorted(shapes)}")
+        h, w = shapes.pop()
+        params = self.draw(w, h, rng)
+        norm = [True] * len(streams) if normalise is None else list(normalise)
+        return [self.apply(s, params, n) for s, n in zip(streams, norm)]
 
 
 class EvalClipTransform:

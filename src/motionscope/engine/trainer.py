@@ -163,7 +163,7 @@ class Trainer:
 
     def resume(self, path: str | os.PathLike) -> None:
         state = load_checkpoint(path)
-        from ..models.official import load_checked
+        from ..statedict import load_checked
 
         load_checked(unwrap(self.model), state["model"], path=state["_path"])
         try:

@@ -21,8 +21,9 @@ engine, the tasks and the tests rely on what a family module exports, and on not
 
 Every model is an ``nn.Module`` whose ``forward(batch: dict) -> dict`` returns ``logits``
 (classifiers) and ``losses: dict[str, Tensor]`` (every term it defines; classification terms
-only when the batch carries ``label``); ``forward_official(...)`` computes what the official
-code's ``forward`` computes, with its arguments (the fidelity tests call it). Optimiser hooks:
+only when the batch carries ``label``); in a family with official code (``build_official``),
+``forward_official(...)`` computes what the official code's ``forward`` computes, with its
+arguments (the fidelity tests call it). Optimiser hooks:
 ``param_groups(optim_cfg)`` for groups of the model's own (MIE-Net's TSN policies), otherwise the
 engine's :func:`~motionscope.engine.optim.default_param_groups`, which gives layer-wise LR decay
 from the model's ``layer_id(name)`` and ``num_layers`` and skips ``no_weight_decay()`` names.

@@ -32,12 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (one copy, re-exported)
 from ..errors import CheckpointError, ConfigError
+from ..statedict import load_checked
 from .layers.transformer import Block
-from .official import load_checked, read_state_dict
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .official import read_state_dict
 
 
 class PatchEmbed(nn.Module):
