@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "stimuli",
-           "bmp_eval", "presets", "config"]
+           "bmp_eval", "presets", "config", "convert_checkpoint"]
 
 
 def train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
@@ -129,6 +129,18 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
 
     return _bmp_eval(run, stimuli, out=out, conditions=conditions, overrides=overrides,
                      batch_size=batch_size, progress=progress)
+
+
+def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
+                       trust_pickle: bool = False) -> Path:
+    """Rewrite a checkpoint of motionscope before format 2 (numpy RNG states pickled) as a
+    weights-only loadable one at ``dst``; returns ``dst``. Runs none of the file's code unless
+    ``trust_pickle`` (which executes the pickle: only for files you trust). See docs/security.md
+    and :func:`motionscope.engine.checkpoint.convert_legacy_checkpoint`.
+    """
+    from .engine.checkpoint import convert_legacy_checkpoint
+
+    return convert_legacy_checkpoint(src, dst, trust_pickle=trust_pickle)
 
 
 def presets() -> dict[str, str]:

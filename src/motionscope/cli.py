@@ -167,6 +167,17 @@ def bmp_eval(run: Annotated[str, typer.Argument(help="run directory or checkpoin
         typer.echo(f"{k}: {v}")
 
 
+@app.command("convert-checkpoint")
+def convert_checkpoint(old: Annotated[str, typer.Argument(help="checkpoint of motionscope < format 2")],
+                       new: Annotated[str, typer.Argument(help="where to write the converted one")],
+                       trust_pickle: Annotated[bool, typer.Option(
+                           "--trust-pickle", help="unpickle anything: RUNS THE FILE'S CODE; only "
+                           "for files you trust")] = False):
+    """Rewrite an old checkpoint so it loads without unpickling code (docs/security.md)."""
+    path = api.convert_checkpoint(old, new, trust_pickle=trust_pickle)
+    typer.echo(f"converted checkpoint written: {path}")
+
+
 @app.command()
 def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
          quick: Annotated[bool, typer.Option(help="tiny smoke version")] = False):

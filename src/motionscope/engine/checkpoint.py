@@ -92,13 +92,13 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def refused_global(message: str) -> str | None:
+def _refused_global(message: str) -> str | None:
     """The global a weights-only load refused, from torch's error message (None: not a refusal)."""
     m = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module)", message)
     return m.group(1) if m else None
 
 
-def reason(e: BaseException) -> str:
+def _reason(e: BaseException) -> str:
     """torch's message without its advice to load unsafely: one line."""
     text = str(e).split("WeightsUnpickler error:", 1)[-1]
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -107,10 +107,28 @@ def reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else repr(e)}"
 
 
-def refusal(path: Path, e: pickle.UnpicklingError) -> str:
-    """The one-line problem for a file that a weights-only load refused."""
-    glob = refused_global(str(e))
-    what = f"unpickling {glob}" if glob else f"a full unpickler ({reason(e)})"
+def _pickle_protocol(path: Path) -> int | None:
+    """The protocol of a file that starts as a pickle (torch.save's own pickles use 2)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return head[1] if len(head) == 2 and head[0] == pickle.PROTO[0] else None
+
+
+def _needs(path: Path, e: pickle.UnpicklingError) -> str | None:
+    """What a file that weights_only refused needs; None when it is just corrupt."""
+    glob = _refused_global(str(e))
+    if glob is not None:
+        return f"unpickling {glob}"
+    if (proto := _pickle_protocol(path)) is not None and proto > 2:
+        return f"a full unpickler (a pickle of protocol {proto}: {_reason(e)})"
+    return None
+
+
+def _refusal(path: Path, e: pickle.UnpicklingError) -> str:
+    """The one-line problem for a file that a weights-only load refused (or cannot parse)."""
+    what = _needs(path, e)
+    if what is None:
+        return f"corrupt or unreadable checkpoint ({_reason(e)})"
     new = path.with_name(f"{path.stem}.v{FORMAT_VERSION}{path.suffix or '.pt'}")
     return (f"refused to load: the file needs {what}, and motionscope never unpickles code "
             "(checkpoints hold tensors and plain values only); a checkpoint written by "
@@ -152,9 +170,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try:
         state = _torch_load(path, weights_only=True)
     except pickle.UnpicklingError as e:  # weights_only refused a global or an instruction
-        raise CheckpointError(path, refusal(path, e)) from None
+        raise CheckpointError(path, _refusal(path, e)) from None
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(path, f"corrupt or unreadable checkpoint ({reason(e)})") from e
+        raise CheckpointError(path, f"corrupt or unreadable checkpoint ({_reason(e)})") from e
     _check_motionscope(path, state)
     version = state.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -253,14 +271,15 @@ def convert_legacy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
             with torch.serialization.safe_globals(_numpy_globals()):
                 state = _torch_load(src, weights_only=True)
     except pickle.UnpicklingError as e:
-        glob = refused_global(str(e))
-        what = f"unpickling {glob}" if glob else f"a full unpickler ({reason(e)})"
+        what = _needs(src, e)
+        if what is None:
+            raise CheckpointError(src, f"corrupt or unreadable checkpoint ({_reason(e)})") from None
         raise CheckpointError(src, f"refused to convert: the file needs {what}, which no "
                                    "motionscope checkpoint needs; only if you trust the file, "
                                    "convert with trust_pickle=True (--trust-pickle), which runs "
                                    "its code") from None
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(src, f"corrupt or unreadable checkpoint ({reason(e)})") from e
+        raise CheckpointError(src, f"corrupt or unreadable checkpoint ({_reason(e)})") from e
     _check_motionscope(src, state)
     version = state.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:

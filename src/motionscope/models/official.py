@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,12 +42,36 @@ def read_state_dict(path: str | os.PathLike, wrapper_key: str | None = None) -> 
 
             obj = load_file(str(path))
         else:
-            # official files pickle their argparse options beside the weights (MAE-style)
-            with torch.serialization.safe_globals([argparse.Namespace]):
+            # official files pickle their argparse options beside the weights (MAE-style); the
+            # weights-only unpickler builds a Namespace by __dict__.update of values it has
+            # itself unpickled (Namespace has no __setstate__), so allowing it runs no code
+            with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
                 obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling/format failure is a corrupt file
-        raise CheckpointError(path, f"cannot read checkpoint ({type(e).__name__}: {e})") from e
+    except pickle.UnpicklingError as e:  # weights_only refused a global or an instruction
+        m = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module)", str(e))
+        with open(path, "rb") as f:
+            head = f.read(2)  # a pickle of protocol > 2 (torch.save writes 2) or garbage
+        if m is None and not (len(head) == 2 and head[0] == pickle.PROTO[0] and head[1] > 2):
+            raise CheckpointError(path, f"cannot read checkpoint ({_first_line(e)})") from None
+        what = f"unpickling {m.group(1)}" if m else f"a full unpickler ({_first_line(e)})"
+        raise CheckpointError(path, f"refused to load: the file needs {what}, and "
+                                    "motionscope never unpickles code (only tensors, plain values "
+                                    "and argparse.Namespace); a checkpoint written by motionscope "
+                                    "before checkpoint format 2 that you trust can be converted with "
+                                    f"`motionscope convert-checkpoint {path} NEW.pt`") from None
+    except Exception as e:  # noqa: BLE001 - any other format failure is a corrupt file
+        raise CheckpointError(path, f"cannot read checkpoint ({_first_line(e)})") from e
     return unwrap_state_dict(obj, path, wrapper_key)
+
+
+def _first_line(e: BaseException) -> str:
+    """torch's message without its advice to load unsafely: one line."""
+    text = str(e).split("WeightsUnpickler error:", 1)[-1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Weights only load failed", "(1)", "(2)",
+                                                      "Check the documentation"))]
+    return f"{type(e).__name__}: {lines[0] if lines else repr(e)}"
 
 
 def unwrap_state_dict(obj, path=None, wrapper_key: str | None = None) -> dict[str, torch.Tensor]:
