@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..statedict import load_checked  # noqa: F401  (re-exported: one checked load for all)
 
 # system name (as in the fixtures' "system" field, case-insensitive) -> model module
 SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet"}
@@ -130,24 +131,3 @@ def load_official(
     return load_checked(model, sd, path=path, strict=strict)
 
 
-def load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], path=None, strict: bool = True):
-    """``load_state_dict`` with shape checks and one readable error instead of torch's."""
-    own = model.state_dict()
-    bad = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-        for k, v in sd.items()
-        if k in own and tuple(v.shape) != tuple(own[k].shape)
-    ]
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    if bad:
-        raise CheckpointError(path, "shape mismatch for " + "; ".join(bad[:8]))
-    if strict and (missing or unexpected):
-        msg = []
-        if missing:
-            msg.append(f"{len(missing)} missing keys (e.g. {missing[:5]})")
-        if unexpected:
-            msg.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:5]})")
-        raise CheckpointError(path, "checkpoint does not fit the model: " + ", ".join(msg))
-    model.load_state_dict(dict(sd), strict=False)
-    return missing, unexpected
