@@ -186,9 +186,18 @@ def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted)."""
+    """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted,
+    by Ctrl-C or by a SIGTERM to the process group: ``motionscope.signals``)."""
+    from .signals import stop_signals_interrupt
+
     try:
-        app(args=argv, standalone_mode=False)
+        with stop_signals_interrupt():
+            rc = app(args=argv, standalone_mode=False)
+        # typer (standalone_mode=False) turns a KeyboardInterrupt into a returned 130
+        if rc == 130:
+            raise KeyboardInterrupt
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except Interrupted as e:
         typer.echo(f"motionscope: {e}", err=True)
         sys.exit(130)

@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
+from .signals import ignore_interrupt
+
 __all__ = ["start_method", "worker_init", "imap_jobs", "zip_sizes", "THREAD_ENV"]
 
 # set before a worker imports numpy or OpenCV, so that they start one thread
@@ -31,7 +33,9 @@ def start_method() -> str:
 
 def worker_init() -> None:
     """One thread per worker for OpenCV and the BLAS libraries (OpenCV is not imported for
-    it: a stimulus worker that never needs it saves ~0.1 s)."""
+    it: a stimulus worker that never needs it saves ~0.1 s); stop signals are the main
+    process's to handle (``motionscope.signals``)."""
+    ignore_interrupt()
     for var in THREAD_ENV:
         os.environ[var] = "1"
     cv2 = sys.modules.get("cv2")

@@ -27,6 +27,7 @@ from ..config import to_dict
 from ..data.samplers import ShardedBatchSampler, ShardedEvalSampler
 from ..errors import Interrupted, MotionscopeError
 from ..fsutil import atomic_write_text
+from ..signals import dataloader_worker_init
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistInfo, all_reduce_mean, barrier, gather_objects
 from .evaluate import classification_metrics, move_batch, predict_loader, write_eval_outputs
@@ -66,6 +67,7 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def _worker_init(worker_id: int) -> None:
+    dataloader_worker_init(worker_id)  # a process-group SIGTERM is the main process's to handle
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -318,6 +320,7 @@ class Trainer:
         ds = self.datasets[split]
         bs = self.cfg.data.eval_batch_size or self.cfg.data.batch_size
         return DataLoader(ds, batch_size=bs, num_workers=self.cfg.data.num_workers,
+                          worker_init_fn=dataloader_worker_init,
                           sampler=ShardedEvalSampler(len(ds), self.dist.world_size, self.dist.rank))
 
     @property

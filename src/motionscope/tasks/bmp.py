@@ -39,6 +39,7 @@ from ..engine.evaluate import classification_metrics, predict_loader, write_eval
 from ..engine.trainer import amp_dtype, resolve_device
 from ..errors import DataError
 from ..fsutil import atomic_open, atomic_path, atomic_write_text
+from ..signals import dataloader_worker_init
 from ..stimuli.conditions import (
     CONDITIONS,
     PAPER_BASELINES,
@@ -254,7 +255,8 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
             raise DataError(sroot / info["list"], f"labels up to {int(labels.max())} but the "
                             f"model has {num_classes} classes")
         loader = DataLoader(ds, batch_size=batch_size or cfg.data.eval_batch_size
-                            or cfg.data.batch_size, num_workers=cfg.data.num_workers)
+                            or cfg.data.batch_size, num_workers=cfg.data.num_workers,
+                            worker_init_fn=dataloader_worker_init)
         views = cfg.eval.views if cfg.data.name in _VIDEO_DATASETS else 1
         res = predict_loader(model, loader, device, DistInfo(), views=views, amp_dtype=amp,
                              desc=name, show_progress=progress)

@@ -82,8 +82,10 @@ def evaluate(run_or_ckpt: str, overrides: list[str] | None = None, split: str | 
     model.to(device)
     from torch.utils.data import DataLoader
 
+    from ..signals import dataloader_worker_init
+
     loader = DataLoader(ds, batch_size=cfg.data.eval_batch_size or cfg.data.batch_size,
-                        num_workers=cfg.data.num_workers)
+                        num_workers=cfg.data.num_workers, worker_init_fn=dataloader_worker_init)
     res = predict_loader(model, loader, device, DistInfo(), views=cfg.eval.views,
                          amp_dtype=amp_dtype(cfg.train.amp),
                          desc=split, show_progress=cfg.train.progress)
