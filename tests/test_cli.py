@@ -125,3 +125,20 @@ def test_parse_hw_is_one_helper_for_every_size_option():
     for bad in ("big", "224", "1x2x3", "0x32", "ax4"):
         with pytest.raises(ConfigError, match="--size"):
             _parse_hw(bad, "--size")
+
+
+def test_help_names_every_world_format_and_presets_print_whole_descriptions(capsys):
+    from motionscope.config import list_presets
+    from motionscope.synth.plan import ALL_FORMATS
+
+    try:
+        main(["synth", "--help"])
+    except SystemExit as e:
+        assert not e.code
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f in text for f in ALL_FORMATS), text
+    desc = list_presets()["enmp_world"]
+    assert "generated on first use into the cache" in desc  # the second comment line too
+    main(["presets"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert desc in out

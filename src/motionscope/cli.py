@@ -60,7 +60,11 @@ def test_cmd(run: Annotated[str, typer.Argument(help="run directory or checkpoin
 
 @app.command()
 def predict(ckpt: Annotated[str, typer.Argument(help="run directory or checkpoint")],
-            input: Annotated[str, typer.Argument(help="video, frame folder, skeleton file, .npy")],
+            input: Annotated[str, typer.Argument(help=(
+                "what the run's dataset reads, as its test split does: RGB runs (videos, "
+                "rawframes, world_clips) a video file or a frame folder; skeleton runs "
+                "(ntu_skeleton, skeleton_dataset) an NTU .skeleton file or a .npy of (C, T, V, M) "
+                "or (T, M*75) rows; other runs a .npy/.npz array in the model's input layout"))],
             topk: Annotated[int, typer.Option(help="number of classes to show")] = 5,
             as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False):
     """Class names and probabilities for one input."""
@@ -74,9 +78,15 @@ def predict(ckpt: Annotated[str, typer.Argument(help="run directory or checkpoin
 
 @app.command()
 def presets():
-    """List the shipped presets."""
+    """List the shipped presets with their whole descriptions."""
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size((110, 24)).columns, 140))
     for name, desc in api.presets().items():
-        typer.echo(f"{name:40s} {desc}")
+        typer.echo(name)
+        typer.echo(textwrap.fill(desc or "(no description)", width, initial_indent="    ",
+                                 subsequent_indent="    "))
 
 
 @app.command()
@@ -99,8 +109,11 @@ def synth(out: Annotated[str, typer.Option(help="output folder")],
           clips_per_class: Annotated[int, typer.Option(help="clips per class")] = 10,
           frames: Annotated[int, typer.Option(help="frames per clip")] = 32,
           size: Annotated[str, typer.Option(help="frame size HxW")] = "224x224",
-          formats: Annotated[str, typer.Option(help="rgb,depth,skeleton,keypoints,rawframes,...")] =
-          "rgb,depth,skeleton,keypoints,rawframes",
+          formats: Annotated[str, typer.Option(help=(
+              "comma-separated, any of: rgb (mp4 + split CSVs), depth (16-bit PNG folders, "
+              "full and person-masked), skeleton (NTU .skeleton), keypoints (AlphaPose-style JSON), "
+              "rawframes (JPEG folders + lists), silhouette (mask .npz), behavior (fixed-camera "
+              "behaviour videos + true keypoints)"))] = "rgb,depth,skeleton,keypoints,rawframes",
           seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 0,
           workers: Annotated[int, typer.Option(help="worker processes")] = 1):
     """Generate the embedded motion world in the real on-disk formats."""

@@ -116,13 +116,16 @@ PRESET_PACKAGE = "motionscope.presets"
 
 
 def list_presets() -> dict[str, str]:
-    """Preset name -> its one-line description (the YAML's leading ``# `` comment)."""
+    """Preset name -> its whole description (the YAML's leading ``#`` comment lines, joined)."""
     out = {}
     for entry in sorted(resources.files(PRESET_PACKAGE).iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".yaml"):
-            first = entry.read_text().splitlines()[:1]
-            desc = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
-            out[entry.name[: -len(".yaml")]] = desc
+            lines = []
+            for line in entry.read_text().splitlines():
+                if not line.startswith("#"):
+                    break
+                lines.append(line.lstrip("#").strip())
+            out[entry.name[: -len(".yaml")]] = " ".join(x for x in lines if x)
     return out
 
 
