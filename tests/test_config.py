@@ -68,3 +68,28 @@ def test_yaml_file_preset(tmp_path):
     p.write_text("train: {epocs: 7}\n")
     with pytest.raises(ConfigError, match="train.epocs"):
         load_config(str(p))
+
+
+def test_tilde_overrides_delete_preset_keys():
+    base = load_config("cnn3d_world")
+    assert "num_segments" in base.data.args
+    cleared = load_config("cnn3d_world", ["~data.args", "data.args.format=rawframes"])
+    assert dict(cleared.data.args) == {"format": "rawframes"}  # the preset's mapping is gone
+    one = load_config("cnn3d_world", ["~data.args.num_segments", "~train.epochs"])
+    assert "num_segments" not in one.data.args and "input_size" in one.data.args
+    assert one.train.epochs == 10  # the schema default, not the preset's
+    with pytest.raises(ConfigError, match="no such key to delete"):
+        load_config("cnn3d_world", ["~data.args.nope"])
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config("cnn3d_world", ["~train.epoch"])
+
+
+def test_class_count_follows_data_and_a_conflict_is_one_error():
+    from motionscope.tasks.runs import build_model
+
+    cfg = load_config("baseline_skeleton", ["data.num_classes=18", "model.args.dim=16",
+                                            "~model.args.num_classes"])
+    assert build_model(cfg).head.out_features == 18
+    cfg = load_config("baseline_skeleton", ["data.num_classes=18", "model.args.num_classes=10"])
+    with pytest.raises(ConfigError, match="model.args.num_classes=10 but data.num_classes=18"):
+        build_model(cfg)

@@ -91,6 +91,7 @@ class TrainConfig:
     run_dir: str | None = None
     progress: bool = True
     tensorboard: bool = True
+    threads: int | None = None  # torch/OpenCV threads of this process (None: their default)
 
 
 @dataclass
@@ -192,8 +193,40 @@ def _key_exists(cfg: DictConfig, dotted: str) -> bool:
     return True
 
 
+class _Delete:
+    """The value of a ``~key`` override: remove ``key`` (a schema key returns to its default)."""
+
+    def __repr__(self) -> str:
+        return "<delete>"
+
+
+DELETE = _Delete()
+
+
+def _delete(base: DictConfig, key: str, source: str) -> None:
+    parts = key.split(".")
+    if "args" in parts[:-1]:  # a free-form key below model.args / data.args
+        parent = OmegaConf.select(base, ".".join(parts[:-1]))
+        if not isinstance(parent, DictConfig) or parts[-1] not in parent:
+            raise ConfigError(f"{source}: ~{key}: there is no such key to delete")
+        del parent[parts[-1]]
+        return
+    if not _key_exists(base, key):
+        raise ConfigError(f"{source}: unknown config key {key!r}{_suggest(base, key)}")
+    default = OmegaConf.select(OmegaConf.structured(Config), key)
+    if isinstance(default, DictConfig):  # e.g. ~data.args: clear the preset's whole mapping
+        node = OmegaConf.select(base, key)
+        for k in list(node.keys()):
+            del node[k]
+        return
+    OmegaConf.update(base, key, default, merge=False)
+
+
 def _merge_checked(base: DictConfig, updates: dict[str, Any], source: str) -> None:
     for key, value in updates.items():
+        if value is DELETE:
+            _delete(base, key, source)
+            continue
         if not _key_exists(base, key):
             raise ConfigError(f"{source}: unknown config key {key!r}{_suggest(base, key)}")
         try:
@@ -207,9 +240,17 @@ def _merge_checked(base: DictConfig, updates: dict[str, Any], source: str) -> No
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["train.epochs=3", "model.args.dim=64"]`` -> {"train.epochs": 3, ...} (YAML-typed)."""
-    out = {}
+    """``["train.epochs=3", "model.args.dim=64"]`` -> {"train.epochs": 3, ...} (YAML-typed);
+    ``~key`` deletes a key (``~data.args`` clears a preset's dataset arguments, ``~data.args.world``
+    removes one, ``~train.max_steps`` restores the default)."""
+    out: dict[str, Any] = {}
     for item in overrides:
+        if item.startswith("~"):
+            key = item[1:].split("=", 1)[0].strip()
+            if not key:
+                raise ConfigError(f"override {item!r} has an empty key")
+            out[key] = DELETE
+            continue
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)

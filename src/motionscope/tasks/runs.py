@@ -20,7 +20,7 @@ from ..engine.checkpoint import load_checkpoint
 from ..errors import ConfigError, DataError
 
 __all__ = ["build_model", "build_datasets", "build_split", "load_run", "model_from_state",
-           "check_labels", "check_data_against_model"]
+           "check_labels", "check_data_against_model", "set_threads"]
 
 _CLIP_DATASETS = ("rawframes", "videos", "world_clips")
 
@@ -33,6 +33,7 @@ def build_model(cfg: DictConfig, pretrained: bool = True) -> torch.nn.Module:
 
     args = OmegaConf.to_container(cfg.model.args, resolve=True) if isinstance(
         cfg.model.args, DictConfig) else dict(cfg.model.args)
+    args = _with_class_count(cfg, args)
     model = create_model(cfg.model.name, **args)
     if cfg.model.attention is not None:
         from ..models.layers.transformer import set_attention_mode
@@ -44,6 +45,44 @@ def build_model(cfg: DictConfig, pretrained: bool = True) -> torch.nn.Module:
                                  partial=bool(cfg.model.get("pretrained_partial", False)))
         print(report.summary())
     return model
+
+
+def _with_class_count(cfg: DictConfig, args: dict) -> dict:
+    """``model.args.num_classes`` from ``data.num_classes`` when the model takes one and it is
+    not set (one number to change for another dataset); both set and different is an error."""
+    import inspect
+
+    from ..models import _lookup, _signature_target
+
+    if cfg.task == "pretrain":
+        return args
+    params = inspect.signature(_signature_target(_lookup(cfg.model.name)[1])).parameters
+    if "num_classes" not in params and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return args
+    n = int(cfg.data.num_classes)
+    if "num_classes" not in args:
+        return {**args, "num_classes": n}
+    if int(args["num_classes"]) != n:
+        raise ConfigError(f"model.args.num_classes={args['num_classes']} but data.num_classes={n}: "
+                          "set one of them (the other follows) or both to the same count")
+    return args
+
+
+def set_threads(cfg: DictConfig) -> None:
+    """``train.threads``: torch's and OpenCV's thread counts for this process (on a loaded
+    2-core machine one thread per process is several times faster than two)."""
+    n = cfg.train.get("threads")
+    if n is None:
+        return
+    if int(n) < 1:
+        raise ConfigError(f"train.threads={n}: must be >= 1 (or null for the default)")
+    torch.set_num_threads(int(n))
+    try:
+        import cv2
+
+        cv2.setNumThreads(int(n))
+    except ImportError:  # pragma: no cover - a dependency
+        pass
 
 
 def check_data_against_model(cfg: DictConfig) -> None:
