@@ -167,3 +167,27 @@ def test_streamed_npz_is_numpy_compatible_and_checks_sizes(tmp_path):
     with pytest.raises(ValueError, match="bytes"):
         write_npz_streaming(tmp_path / "b.npz", {"x": ArraySpec((5, 2, 3), np.float32, rows)})
     assert not (tmp_path / "b.npz").exists()  # atomic: nothing half-written
+
+
+def test_another_dataset_in_ntu_format_gets_its_class_count_and_names(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    names = ["S001C001P001R001A001", "S001C002P003R001A018", "S001C001P002R001A005"]
+    make_dataset(raw, names, frames=20)
+    labels = tmp_path / "classes.txt"
+    labels.write_text("".join(f"gesture {i}\n" for i in range(18)))
+    s = prepare("ntu", raw, tmp_path / "out", workers=1, progress=False, class_names=labels)
+    assert s["num_classes"] == 18
+    z = _load(tmp_path / "out" / "NTU60_XSub.npz")
+    assert z["y_train"].shape[1] == 18 and list(z["classes"]) == [f"gesture {i}" for i in range(18)]
+    with pytest.raises(DataError, match="actions past the 10 classes"):
+        prepare("ntu", raw, tmp_path / "out2", workers=1, progress=False, num_classes=10)
+    with pytest.raises(DataError, match="lists 18 class names but --num-classes is 20"):
+        prepare("ntu", raw, tmp_path / "out3", workers=1, progress=False, num_classes=20,
+                class_names=labels)
+    # only training performers (1, 2) and cameras (2, 3): both test splits are empty, and said
+    make_dataset(tmp_path / "raw4", ["S001C002P001R001A001", "S001C003P002R001A002"], frames=20)
+    assert cli_main(["prepare", "ntu", "--raw", str(tmp_path / "raw4"), "--out",
+                     str(tmp_path / "out4"), "--workers", "1"]) is None
+    err = capsys.readouterr().err
+    assert "warning: ntu60_xsub: the test split is empty" in err
+    assert "warning: ntu60_xview: the test split is empty" in err

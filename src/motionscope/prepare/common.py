@@ -167,6 +167,7 @@ class Summary:
         self.failures: list[dict] = []
         self.dropped_files: list[dict] = []
         self.stats: Counter = Counter()  # per-rule counters (bodies removed, frames dropped...)
+        self.warnings: list[str] = []  # what the user must know of the result (printed)
 
     def fail(self, file: str, message: str) -> None:
         kind = failure_kind(message)
@@ -176,6 +177,9 @@ class Summary:
     def drop(self, file: str, reason: str, detail: str) -> None:
         self.dropped[reason] += 1
         self.dropped_files.append({"file": file, "reason": reason, "detail": detail})
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     def finish(self, **extra) -> dict:
         secs = time.perf_counter() - self.t0
@@ -189,6 +193,7 @@ class Summary:
             "stats": dict(sorted(self.stats.items())),
             "failures": sorted(self.failures, key=lambda d: d["file"]),
             "dropped_files": sorted(self.dropped_files, key=lambda d: d["file"]),
+            "warnings": list(self.warnings),
             "seconds": round(secs, 3),
             "files_per_s": round(out["files_processed"] / secs, 1) if secs > 0 else None,
         })

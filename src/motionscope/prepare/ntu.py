@@ -471,15 +471,41 @@ def _find_files(raw: Path) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- entry point
+def class_names_for(num_classes: int | None, class_names: str | os.PathLike | None,
+                    default: int) -> np.ndarray:
+    """The dataset's class names: a names file (one per line; its length is the class count,
+    which ``num_classes`` must then agree with), else NTU's names for ``num_classes`` (default
+    ``default``), ``A0k`` style past NTU's 120."""
+    if class_names is not None:
+        p = Path(class_names)
+        if not p.is_file():
+            raise DataError(p, "class-names file not found")
+        names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if not names:
+            raise DataError(p, "class-names file is empty (one name per line)")
+        if num_classes is not None and int(num_classes) != len(names):
+            raise DataError(p, f"lists {len(names)} class names but --num-classes is {num_classes}")
+        return np.array(names)
+    k = default if num_classes is None else int(num_classes)
+    if k < 1:
+        raise DataError(None, f"--num-classes must be >= 1, got {k}")
+    return np.array([NTU_CLASSES[i] if i < len(NTU_CLASSES) else f"A{i + 1:03d}" for i in range(k)])
+
+
 def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool = False,
                 workers: int | None = None, progress: bool = True,
-                missing: str | os.PathLike | None = None, padding: str | None = None) -> dict:
+                missing: str | os.PathLike | None = None, padding: str | None = None,
+                num_classes: int | None = None,
+                class_names: str | os.PathLike | None = None) -> dict:
     """Ingest NTU RGB+D 60 (or 120 with ``ntu120``) from ``raw`` into ``out``; the summary.
 
     ``missing``: a missing-skeleton list to use instead of the official one shipped here.
     ``padding``: second slot of single-actor samples, ``"zeros"`` (NTU-60 default) or
     ``"duplicate"`` (NTU-120 default), as the official scripts of each dataset do.
+    ``num_classes`` / ``class_names``: for another dataset in NTU's file format (actions
+    ``A001..A0K``): the label width and the names written (default: NTU's 60 or 120).
     """
+    classes = class_names_for(num_classes, class_names, 120 if ntu120 else 60)
     raw = check_raw_dir(raw)
     out = Path(out)
     dataset = "ntu120" if ntu120 else "ntu60"
@@ -537,9 +563,13 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
         if not kept:
             raise DataError(raw, "no file could be turned into a sample; see the errors: "
                                  + "; ".join(f["error"] for f in summary.failures[:3]))
-        num_classes = 120 if ntu120 else 60
+        num_classes = len(classes)
         labels = {n: parse_ntu_name(n).label for n in kept}
-        classes = np.array(NTU_CLASSES[:num_classes])
+        beyond = sorted(n for n in kept if labels[n] >= num_classes)
+        if beyond:
+            raise DataError(raw, f"{len(beyond)} samples have actions past the {num_classes} "
+                                 f"classes (e.g. {beyond[:3]}): pass --num-classes or "
+                                 "--class-names for this dataset")
         benches = ("ntu120_xsub", "ntu120_xset") if ntu120 else ("ntu60_xsub", "ntu60_xview")
         written = {}
         for bench in benches:
@@ -558,6 +588,11 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
                 atomic_write_text(out / "splits" / f"{bench}_{split}.txt",
                                   "".join(n + "\n" for n in names))
             written[bench] = {"file": fname, "train": len(train), "test": len(test)}
+            for split, names in (("train", train), ("test", test)):
+                if not names:
+                    summary.warn(f"{bench}: the {split} split is empty (no sample of its "
+                                 "subjects/cameras/setups); it is written, but cannot be trained "
+                                 "or tested on")
     result = summary.finish(benchmarks=written, max_frames=max_frames, padding=padding,
                             num_classes=num_classes, workers=workers)
     atomic_write_text(out / "summary.json", json.dumps(result, indent=1) + "\n")
