@@ -191,3 +191,25 @@ def test_another_dataset_in_ntu_format_gets_its_class_count_and_names(tmp_path, 
     err = capsys.readouterr().err
     assert "warning: ntu60_xsub: the test split is empty" in err
     assert "warning: ntu60_xview: the test split is empty" in err
+
+
+def test_lost_tracking_frames_are_flagged_and_fixed_on_request(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    j = body(40, seed=3, drift=0.3)
+    j[10:13] = 0.0  # the tracker lost the body: every joint reads 0
+    f = write(raw / "S001C001P001R001A001.skeleton", [(j, present(40))], 40)
+    keep = process_file((str(f), "zeros"))["joints"]  # the official behaviour
+    assert np.allclose(keep[10, :3], keep[11, :3])  # the lost frames became one far-off pose
+    assert np.abs(keep[11, :75] - keep[9, :75]).max() > 1.0  # ... a jump of metres
+    drop = process_file((str(f), "zeros", "drop"))["joints"]
+    assert len(drop) == 37 and np.any(drop[:, :75] != 0, axis=1).all()
+    interp = process_file((str(f), "zeros", "interpolate"))["joints"]
+    assert len(interp) == 40
+    np.testing.assert_allclose(interp[11, :75], (interp[9, :75] + interp[13, :75]) / 2, atol=1e-5)
+    assert cli_main(["prepare", "ntu", "--raw", str(raw), "--out", str(tmp_path / "out"),
+                     "--workers", "1"]) is None
+    assert "3 frames of 1 files lost tracking" in capsys.readouterr().err
+    assert cli_main(["prepare", "ntu", "--raw", str(raw), "--out", str(tmp_path / "out2"),
+                     "--workers", "1", "--lost-frames", "interpolate"]) is None
+    assert "lost tracking" not in capsys.readouterr().err

@@ -376,11 +376,34 @@ def pad_second_person(joints: np.ndarray, padding: str) -> np.ndarray:
     raise ValueError(f"padding must be 'zeros' or 'duplicate', got {padding!r}")
 
 
+LOST_FRAMES = ("keep", "drop", "interpolate")
+
+
+def fix_lost_frames(joints: np.ndarray, mode: str) -> np.ndarray:
+    """Frames where tracking of the main actor was lost (all its joints 0): ``"keep"`` them (the
+    official code; the translation then turns them into jumps to minus the origin), ``"drop"``
+    them, or ``"interpolate"`` the main actor linearly between the nearest tracked frames
+    (held at the ends)."""
+    if mode not in LOST_FRAMES:
+        raise ValueError(f"lost_frames must be one of {LOST_FRAMES}, got {mode!r}")
+    lost = ~np.any(joints[:, :75] != 0, axis=1)
+    if mode == "keep" or not lost.any() or lost.all():
+        return joints
+    if mode == "drop":
+        return joints[~lost]
+    out = np.array(joints, np.float32)
+    t, good = np.arange(len(out)), np.flatnonzero(~lost)
+    for c in range(75):
+        out[lost, c] = np.interp(t[lost], good, out[good, c])
+    return out
+
+
 def denoise_skeleton(skel: NTUSkeleton | JointsOnly, padding: str = "zeros", path=None,
-                     stats: dict | None = None) -> np.ndarray:
+                     stats: dict | None = None, lost_frames: str = "keep") -> np.ndarray:
     """One parsed ``.skeleton`` -> the official ``(T, 150)`` float32 sample (before padding T).
 
     Raises :class:`SkippedSample` for a documented skip (no body, all-zero, too short).
+    ``lost_frames``: see :func:`fix_lost_frames` (default: the official ``"keep"``).
     """
     stats = {} if stats is None else stats
     bodies, num_frames, dropped = collect_bodies(skel, path)
@@ -406,19 +429,27 @@ def denoise_skeleton(skel: NTUSkeleton | JointsOnly, padding: str = "zeros", pat
                                          f"{MIN_FRAMES}-frame segment")
     zero_rows = int((~np.any(joints[:, :75] != 0, axis=1)).sum())
     if zero_rows:
-        stats["zero_frames_kept"] = stats.get("zero_frames_kept", 0) + zero_rows
+        key = {"keep": "zero_frames_kept", "drop": "zero_frames_dropped",
+               "interpolate": "zero_frames_interpolated"}[lost_frames]
+        stats[key] = stats.get(key, 0) + zero_rows
+        stats["files_with_zero_frames"] = stats.get("files_with_zero_frames", 0) + 1
+        joints = fix_lost_frames(joints, lost_frames)
+        if len(joints) < MIN_FRAMES:
+            raise SkippedSample("too_short", f"{len(joints)} tracked frames, fewer than one "
+                                             f"{MIN_FRAMES}-frame segment")
     joints = translate_sequence(joints)
     return pad_second_person(joints, padding)
 
 
 def process_file(job: tuple[str, str]) -> dict:
     """Worker: read and denoise one file; never raises for bad input (the result says why)."""
-    path, padding = job
+    path, padding, *rest = job
+    lost_frames = rest[0] if rest else "keep"
     name = Path(path).name.split(".")[0]
     stats: dict = {}
     try:
         skel = read_ntu_joints(path)
-        joints = denoise_skeleton(skel, padding, path, stats)
+        joints = denoise_skeleton(skel, padding, path, stats, lost_frames)
         return {"name": name, "path": path, "joints": joints, "stats": stats}
     except SkippedSample as e:
         return {"name": name, "path": path, "skipped": e.reason, "detail": e.detail,
@@ -496,7 +527,7 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
                 workers: int | None = None, progress: bool = True,
                 missing: str | os.PathLike | None = None, padding: str | None = None,
                 num_classes: int | None = None,
-                class_names: str | os.PathLike | None = None) -> dict:
+                class_names: str | os.PathLike | None = None, lost_frames: str = "keep") -> dict:
     """Ingest NTU RGB+D 60 (or 120 with ``ntu120``) from ``raw`` into ``out``; the summary.
 
     ``missing``: a missing-skeleton list to use instead of the official one shipped here.
@@ -504,7 +535,10 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
     ``"duplicate"`` (NTU-120 default), as the official scripts of each dataset do.
     ``num_classes`` / ``class_names``: for another dataset in NTU's file format (actions
     ``A001..A0K``): the label width and the names written (default: NTU's 60 or 120).
+    ``lost_frames``: frames where tracking was lost, see :func:`fix_lost_frames`.
     """
+    if lost_frames not in LOST_FRAMES:
+        raise DataError(None, f"lost_frames must be one of {LOST_FRAMES}, got {lost_frames!r}")
     classes = class_names_for(num_classes, class_names, 120 if ntu120 else 60)
     raw = check_raw_dir(raw)
     out = Path(out)
@@ -538,7 +572,7 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
         if name in missing_names:
             summary.excluded["missing_skeleton_list"] += 1
             continue
-        jobs.append((str(p), padding))
+        jobs.append((str(p), padding, lost_frames))
     summary.data["files_processed"] = len(jobs)
     if not jobs:
         raise DataError(raw, f"no {dataset.upper()} .skeleton files to process "
@@ -593,7 +627,14 @@ def prepare_ntu(raw: str | os.PathLike, out: str | os.PathLike, *, ntu120: bool 
                     summary.warn(f"{bench}: the {split} split is empty (no sample of its "
                                  "subjects/cameras/setups); it is written, but cannot be trained "
                                  "or tested on")
+    lost = summary.stats.get("zero_frames_kept", 0)
+    if lost:
+        summary.warn(f"{lost} frames of {summary.stats.get('files_with_zero_frames', 0)} files lost "
+                     "tracking (all joints 0); kept as the official code does, which the "
+                     "translation turns into jumps of the whole body: --lost-frames drop or "
+                     "interpolate fixes them")
     result = summary.finish(benchmarks=written, max_frames=max_frames, padding=padding,
+                            lost_frames=lost_frames,
                             num_classes=num_classes, workers=workers)
     atomic_write_text(out / "summary.json", json.dumps(result, indent=1) + "\n")
     return result
