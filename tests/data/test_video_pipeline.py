@@ -407,3 +407,21 @@ def test_real_clips_decode_and_classify(shared_data, tmp_path):
                                         "frames_per_segment: 4, input_size: 64}"]).data,
                      str(clips[0]))
     assert one["video"].shape == (1, 3, 12, 64, 64)
+
+
+@pytest.mark.parametrize("key,value", [("test", "../outside.txt"), ("root", "/elsewhere")])
+def test_world_manifest_paths_stay_inside_the_world(tmp_path, key, value):
+    import json
+
+    world = tmp_path / "world"
+    (world / "rawframes").mkdir(parents=True)
+    (world / "classes.txt").write_text("a\nb\n")
+    write_rawframe_list(tmp_path / "outside.txt", [("clip0", 4, 0)])  # exists outside
+    lists = {"rawframes": {"root": "rawframes", "test": "splits/test_rawframes.txt", key: value}}
+    (world / "splits").mkdir()
+    write_rawframe_list(world / "splits" / "test_rawframes.txt", [("clip0", 4, 0)])
+    (world / "manifest.json").write_text(json.dumps({"lists": lists}))
+    cfg = load_config(None, ["data.name=world_clips", f"data.root={world}", "data.num_classes=2"])
+    with pytest.raises(DataError, match=rf"manifest\.json: lists\.rawframes\.{key}: path "
+                                        rf"'{value}'"):
+        build_dataset(cfg.data, "test", training=False)

@@ -195,3 +195,13 @@ def test_real_depth_sample(shared_data):
     assert 0.1 < (depth > 0).mean() < 0.5  # the person fills part of the masked frame
     lo, mid = np.percentile(body, [5, 50])
     assert 480 <= lo and 500 < mid < 540 and body.max() <= 570  # SOURCE: ~490-556 mm on the body
+
+
+@pytest.mark.parametrize("rel", ["../frames", "ucf/../../frames", "/abs/frames"])
+def test_rawframe_list_folders_cannot_leave_the_root(tmp_path, rel):
+    p = tmp_path / "train.txt"
+    p.write_text(f"ucf/ok 4 0\n# comment\n{rel} 4 1\n")
+    with pytest.raises(DataError, match=rf"train\.txt: line 3: path '{rel}'"):
+        read_rawframe_list(p, root=tmp_path / "data")
+    assert [s.meta for s in read_rawframe_list(p)] == [  # no root: kept as written
+        {"list": str(p), "line": 1}, {"list": str(p), "line": 3}]

@@ -92,3 +92,19 @@ def test_video_csv_property(tmp_path_factory, rows, header):
     p = tmp_path_factory.mktemp("csv") / "l.csv"
     write_video_csv(p, rows, header=header)
     assert [(s.path, s.label) for s in read_video_csv(p)] == [(r.strip(), y) for r, y in rows]
+
+
+@pytest.mark.parametrize("rel", ["../x.mp4", "a/../../x.mp4", "/abs/x.mp4"])
+def test_video_csv_paths_cannot_leave_the_root(tmp_path, rel):
+    (tmp_path / "x.mp4").write_bytes(b"")  # exists outside the root
+    p = tmp_path / "l.csv"
+    p.write_text(f"ok.mp4,0\n{rel},1\n")
+    with pytest.raises(DataError, match=rf"l\.csv: line 2: path '{rel}'"):
+        read_video_csv(p, root=tmp_path / "videos")
+
+
+def test_video_csv_samples_know_their_list_and_line(tmp_path):
+    p = tmp_path / "l.csv"
+    p.write_text("path,label\na.mp4,0\n\nb.mp4,1\n")
+    assert [s.meta for s in read_video_csv(p, root=tmp_path)] == [
+        {"list": str(p), "line": 2}, {"list": str(p), "line": 4}]

@@ -137,3 +137,17 @@ def test_cli_stimuli_and_bmp_eval(tiny_world, clip_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["stimuli", "--source", str(tiny_world), "--out", str(out), "--size", "33x32"])
     assert e.value.code == 2 and "even" in capsys.readouterr().err
+
+
+def test_bmp_eval_lists_stay_inside_the_stimuli_folder(clip_run, tiny_stimuli, tmp_path):
+    """A stimuli.json whose condition list points outside the folder is refused (an existing
+    list there would otherwise be evaluated)."""
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_stimuli / "J-6P", bad / "J-6P")
+    man = json.loads((tiny_stimuli / "stimuli.json").read_text())
+    man["conditions"] = {"J-6P": {**man["conditions"]["J-6P"], "list": "../outside.csv"}}
+    (bad / "stimuli.json").write_text(json.dumps(man))
+    shutil.copy(bad / "J-6P" / "splits" / "test_videos.csv", tmp_path / "outside.csv")
+    with pytest.raises(DataError, match=r"stimuli\.json: conditions\.J-6P\.list: path "
+                                        r"'\.\./outside\.csv' leaves"):
+        bmp_eval(str(clip_run), str(bad), progress=False)

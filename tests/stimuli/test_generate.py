@@ -274,3 +274,55 @@ def test_ntu_root_with_the_official_bmp_lists(tiny_world, tmp_path, shared_data)
         assert ours <= theirs and ours == theirs & set(j6)
     clip = read_video(_clips(out, "J-6P")[0].path)
     assert clip.shape == (32, 64, 112, 3)
+
+
+@pytest.mark.parametrize("where", ["up", "absolute"])
+def test_cli_list_paths_cannot_leave_out(tiny_world, tmp_path, capsys, where):
+    """`motionscope stimuli --list` with a line naming ``../../..`` or an absolute path: exit
+    code 2 with the list file and line, and nothing written outside --out."""
+    from motionscope.cli import main
+
+    name = _world_tests(tiny_world)[0]["name"]
+    bad = (f"../../../escape/{name}_rgb.mp4" if where == "up"
+           else f"{tmp_path}/escape/{name}_rgb.mp4")
+    lst = tmp_path / "list.csv"
+    lst.write_text(f"A001/{_world_tests(tiny_world)[1]['name']}_rgb.mp4,0\n{bad},1\n")
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as e:
+        main(["stimuli", "--source", str(tiny_world), "--out", str(out), "--list", str(lst),
+              "--conditions", "RGB,J-6P", "--size", "32x32"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "list.csv: line 2: path" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]  # not even --out
+
+
+def test_world_manifest_paths_stay_inside_the_world(tiny_world, tmp_path):
+    world = tmp_path / "w"
+    shutil.copytree(tiny_world, world)
+    man = json.loads((world / "manifest.json").read_text())
+    man["clips"][0]["paths"]["video"] = "videos/../../outside_rgb.mp4"
+    (world / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match=r"manifest\.json: clips\[0\]\.paths\.video: path "
+                                        r"'videos/\.\./\.\./outside_rgb\.mp4' leaves"):
+        generate_stimuli(world, tmp_path / "o", "RGB", split="all", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_preview_reads_lists_inside_the_stimuli_folder(tiny_stimuli):
+    from motionscope.stimuli.preview import first_clip
+
+    man = {"conditions": {"J-6P": {"clips": 1, "list": "../J-6P.csv", "root": "J-6P/videos"}}}
+    with pytest.raises(DataError, match=r"stimuli\.json: conditions\.J-6P\.list: path "
+                                        r"'\.\./J-6P\.csv' leaves"):
+        first_clip(tiny_stimuli, "J-6P", manifest=man)
+
+
+def test_missing_message_names_the_missing_samples():
+    from motionscope.stimuli.generate import missing_message
+
+    assert missing_message({"source": {"missing_from_source": 0}}) is None
+    names = [f"S{i:03d}C001P001R001A006" for i in range(12)]
+    msg = missing_message({"source": {"path": "/src", "list": "test_RGB.csv",
+                                      "missing_from_source": 30, "missing_examples": names}})
+    assert msg == ("30 listed samples of test_RGB.csv not in the source /src: "
+                   + ", ".join(names[:10]) + " and 20 more")

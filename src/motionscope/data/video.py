@@ -52,6 +52,7 @@ from torch.utils.data import Dataset
 from ..argcheck import check_kwargs
 from ..errors import ConfigError, DataError
 from ..io.index import Sample
+from ..io.paths import resolve_under
 from ..io.rawframes import DEFAULT_TEMPLATE, FrameTemplate, read_frames, read_rawframe_list
 from ..io.splits import read_video_csv
 from ..io.video import VideoReader
@@ -518,13 +519,15 @@ def build_world_clips(data_cfg, split: str, *, training: bool) -> ClipDataset:
     if split not in entry:
         raise ConfigError(f"the world has no split {split!r} (splits: train, val, test)")
     classes = _classes(args.pop("classes", "classes.txt"), root, data_cfg.num_classes)
-    lst = _list_path(entry[split], split, root)
+    # the manifest's paths stay inside the world (motionscope.io.paths)
+    lst = _list_path(str(resolve_under(root, entry[split], source=manifest,
+                                       line=f"lists.{fmt}.{split}")), split, None)
+    base = resolve_under(root, entry["root"], source=manifest, line=f"lists.{fmt}.root")
     if fmt == "rawframes":
         args.pop("decode_threads", None)
-        return RawframeDataset(lst, root / entry["root"], training=training, classes=classes,
-                               **args)
+        return RawframeDataset(lst, base, training=training, classes=classes, **args)
     args.pop("num_frames_from", None)
-    return VideoDataset(lst, root / entry["root"], training=training, classes=classes, **args)
+    return VideoDataset(lst, base, training=training, classes=classes, **args)
 
 # the valid ``data.args`` of each clip dataset (single-input readers check against them too)
 CLIP_ARGS = {"rawframes": _RAWFRAME_ARGS, "videos": _VIDEO_ARGS, "world_clips": _WORLD_ARGS}

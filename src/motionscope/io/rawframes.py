@@ -228,7 +228,9 @@ def write_frames(folder: str | os.PathLike, frames: np.ndarray | Iterable[np.nda
 def read_rawframe_list(path: str | os.PathLike, root: str | os.PathLike | None = None
                        ) -> list[Sample]:
     """Read a ``dir num_frames label`` list (whitespace separated; the folder may contain spaces,
-    the last two fields are numbers). Blank lines and ``#`` comments are skipped."""
+    the last two fields are numbers). Blank lines and ``#`` comments are skipped. Folders must
+    stay below ``root`` (:func:`motionscope.io.paths.resolve_under`; ``root=None`` keeps them
+    as written); each sample's ``meta`` holds ``list`` (this file) and ``line``."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
@@ -249,7 +251,8 @@ def read_rawframe_list(path: str | os.PathLike, root: str | os.PathLike | None =
                                   f"got {nf!r} {lab!r}") from None
         if num_frames < 0:
             raise DataError(path, f"line {n}: negative frame count {num_frames}")
-        samples.append(Sample(join_root(root, rel), num_frames, label, {"line": n}))
+        samples.append(Sample(join_root(root, rel, source=path, line=n), num_frames, label,
+                              {"list": str(path), "line": n}))
     return samples
 
 

@@ -46,8 +46,10 @@ def read_video_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
                    sep: str = ",") -> list[Sample]:
     """Read a ``path<sep>label`` list (header optional, blank lines skipped).
 
-    ``root`` is prefixed to relative paths. A path may itself contain ``sep``: the label is
-    what follows the last one.
+    ``root`` is prefixed to the paths, which must stay below it (an absolute path or one that
+    leaves ``root`` is a :class:`DataError` naming the file and line; ``root=None`` keeps them
+    as written). A path may itself contain ``sep``: the label is what follows the last one.
+    Each sample's ``meta`` holds ``list`` (this file) and ``line``.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -68,7 +70,8 @@ def read_video_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
             raise DataError(path, f"line {n}: label {label!r} is not an integer") from None
         if not rel.strip():
             raise DataError(path, f"line {n}: empty path")
-        samples.append(Sample(join_root(root, rel.strip()), None, lab, {"line": n}))
+        samples.append(Sample(join_root(root, rel.strip(), source=path, line=n), None, lab,
+                              {"list": str(path), "line": n}))
     return samples
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .paths import resolve_under
 from .skeleton_dataset import write_skeleton_dataset
 
 __all__ = ["UTK_CLASSES", "UTKSegment", "read_utkinect", "read_utkinect_joints",
@@ -141,7 +142,9 @@ def read_utkinect(root: str | os.PathLike, labels: str = "actionLabel.txt") -> l
     out = []
     for seq, action, start, end, n in entries:
         if seq not in cache:
-            cache[seq] = read_utkinect_joints(root / f"joints_{seq}.txt")
+            # seq matched ``sXX_eYY``; the helper keeps the one rule for paths from files
+            cache[seq] = read_utkinect_joints(resolve_under(root, f"joints_{seq}.txt",
+                                                            source=root / labels, line=n))
         ids, joints = cache[seq]
         sel = (ids >= start) & (ids <= end)
         if not sel.any():

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError, MotionscopeError
 from ..fsutil import atomic_path, atomic_write_text
+from ..io.paths import resolve_under
 from ..parallel import imap_jobs, zip_sizes
 from ..progress import progress as progress_bar
 from .conditions import (
@@ -51,7 +52,7 @@ from .render import (
 from .sources import SampleSource, discover, load_pose, load_video
 
 __all__ = ["generate_stimuli", "render_condition", "condition_rng", "STIMULI_JSON",
-           "list_path", "video_root"]
+           "list_path", "video_root", "missing_message"]
 
 STIMULI_JSON = "stimuli.json"
 _STATE = ".stimuli-config.json"
@@ -178,7 +179,9 @@ def _make_sample(job) -> dict:
         if cond.view is not None and view != cond.view:
             continue  # another camera view: not part of this subset
         rel = s.rel_for(cond)
-        path = root / video_root(name) / rel
+        # never outside out/<COND>/videos (nor an outside file taken for a cached clip)
+        path = resolve_under(root / video_root(name), rel,
+                             source=s.meta.get("list"), line=s.meta.get("line"))
         if path.exists():
             res["results"][name] = {"rel": rel, "cached": True}
             continue
@@ -328,6 +331,20 @@ def generate_stimuli(source: str | os.PathLike, out: str | os.PathLike,
     atomic_write_text(root / STIMULI_JSON, json.dumps(manifest, indent=1) + "\n")
     (root / _STATE).unlink(missing_ok=True)
     return root / STIMULI_JSON
+
+
+def missing_message(manifest: dict, shown: int = 10) -> str | None:
+    """One console line naming the listed samples that the source does not have (the first
+    ``shown`` and how many more), or None when every listed sample was found."""
+    src = manifest.get("source") or {}
+    n = int(src.get("missing_from_source") or 0)
+    if not n:
+        return None
+    names = list(src.get("missing_examples") or [])[:shown]
+    more = n - len(names)
+    where = f" of {src['list']}" if src.get("list") else ""
+    return (f"{n} listed sample{'s' if n != 1 else ''}{where} not in the source "
+            f"{src.get('path')}: {', '.join(names)}" + (f" and {more} more" if more > 0 else ""))
 
 
 def _summarise(root: Path, cfg: dict, conds: list[Condition], samples: list[SampleSource],

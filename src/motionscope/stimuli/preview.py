@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..fsutil import atomic_path
+from ..io.paths import resolve_under
 from .conditions import CLIP_FRAMES, replication_indices
 from .encode import write_gif, write_rgb_mp4
 
@@ -29,7 +30,10 @@ def first_clip(root: str | os.PathLike, cond: str, index: int = 0,
     info = manifest["conditions"].get(cond)
     if info is None or not info["clips"]:
         return None
-    rows = read_video_csv(root / info["list"], root=root / info["root"])
+    man = root / "stimuli.json"
+    lst = resolve_under(root, info["list"], source=man, line=f"conditions.{cond}.list")
+    rows = read_video_csv(lst, root=resolve_under(root, info["root"], source=man,
+                                                  line=f"conditions.{cond}.root"))
     return read_video(rows[min(index, len(rows) - 1)].path)
 
 

@@ -16,7 +16,9 @@ entries; :func:`load_pose` and :func:`load_video` read one of them. Three kinds 
 
 A split list (``path,label`` lines such as the official ``Protocols/test_RGB.csv``) selects the
 samples, gives their labels and the output paths, and is read as it is (``AXXX/<name>_rgb.mp4``
-and ``AlphaPose_`` prefixes are understood).
+and ``AlphaPose_`` prefixes are understood). Its paths are output paths below each condition's
+``videos/`` folder: an absolute path or one with ``..`` that leaves it is refused
+(:mod:`motionscope.io.paths`), as is a world manifest path that leaves the world.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..io.paths import check_relative
 from .conditions import BMP_ACTIONS, Condition
 from .halpe import Pose, from_keypoint_set, from_ntu_skeleton, from_world_npz
 
@@ -120,7 +123,12 @@ def _is_dlc_csv(path: Path) -> bool:
 
 # ----------------------------------------------------------------------------- discovery
 def _world_samples(root: Path, manifest: dict, split: str | None, pose: str) -> list:
+    man = root / "manifest.json"
     clips = manifest.get("clips") or []
+    for i, c in enumerate(clips):  # every file the manifest names stays inside the world
+        for k, v in (c.get("paths") or {}).items():
+            if v:
+                check_relative(v, source=man, line=f"clips[{i}].paths.{k}", root=root)
     if split is None:
         split = "test" if any(c.get("split") == "test" for c in clips) else "all"
     if split != "all":
@@ -211,18 +219,21 @@ def _pick_pose(entry: dict, pose: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _read_list(path: str | os.PathLike) -> list[tuple[str, int, str]]:
-    """(key, label, rel) of each line of a ``path,label`` split list."""
+def _read_list(path: str | os.PathLike) -> list[tuple[str, int, str, int]]:
+    """(key, label, rel, line number) of each line of a ``path,label`` split list."""
     from ..io.splits import read_video_csv
 
     out = []
     for s in read_video_csv(path):
         rel = s.path.replace("\\", "/")
+        # the listed path is the output path below out/<COND>/videos: it may not leave it
+        check_relative(rel, source=path, line=s.meta["line"], root="the condition's videos/")
         head, tail = os.path.split(rel)
         if tail.startswith("AlphaPose_"):
             tail = tail[len("AlphaPose_"):]
         tail = os.path.splitext(tail)[0] + ".mp4"
-        out.append((sample_key(tail), int(s.label), f"{head}/{tail}" if head else tail))
+        out.append((sample_key(tail), int(s.label), f"{head}/{tail}" if head else tail,
+                    s.meta["line"]))
     return out
 
 
@@ -280,18 +291,19 @@ def discover(source: str | os.PathLike, list_path: str | os.PathLike | None = No
         listed = _read_list(list_path)
         by_key = {s.key: s for s in samples}
         chosen = []
-        for key, label, rel in listed:
+        for key, label, rel, line in listed:
             s = by_key.get(key)
             if s is None:
                 info["missing"].append(key)
                 continue
             s.label, s.rel = label, rel
+            s.meta.update(list=str(list_path), line=line)
             chosen.append(s)
         samples = chosen
         info["list"] = str(list_path)
         if world is None and info.get("classes") is None and all(
-                _ntu_ids(k) for k, _, _ in listed) and {
-                _ntu_ids(k)["action"] for k, _, _ in listed} <= set(BMP_ACTIONS):
+                _ntu_ids(k) for k, *_ in listed) and {
+                _ntu_ids(k)["action"] for k, *_ in listed} <= set(BMP_ACTIONS):
             info["classes"] = list(BMP_CLASS_NAMES)
     info["samples"] = len(samples)
     return samples, info

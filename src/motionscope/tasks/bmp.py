@@ -39,6 +39,7 @@ from ..engine.evaluate import classification_metrics, predict_loader, write_eval
 from ..engine.trainer import amp_dtype, resolve_device
 from ..errors import DataError
 from ..fsutil import atomic_open, atomic_path, atomic_write_text
+from ..io.paths import resolve_under
 from ..signals import dataloader_worker_init
 from ..stimuli.conditions import (
     CONDITIONS,
@@ -248,11 +249,12 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
         if not info["clips"]:
             rows.append({**row, "top1": None, "top5": None, "mean_class_acc": None})
             continue
-        ds = _condition_dataset(cfg, sroot / name, os.path.relpath(sroot / info["list"],
-                                                                   sroot / name), num_classes)
+        lst = resolve_under(sroot, info["list"], source=mpath, line=f"conditions.{name}.list")
+        ds = _condition_dataset(cfg, sroot / name, os.path.relpath(lst, sroot / name),
+                                num_classes)
         labels = np.asarray(getattr(ds, "labels", []))
         if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-            raise DataError(sroot / info["list"], f"labels up to {int(labels.max())} but the "
+            raise DataError(lst, f"labels up to {int(labels.max())} but the "
                             f"model has {num_classes} classes")
         loader = DataLoader(ds, batch_size=batch_size or cfg.data.eval_batch_size
                             or cfg.data.batch_size, num_workers=cfg.data.num_workers,
