@@ -146,10 +146,18 @@ def check_labels(ds, num_classes: int, split: str) -> None:
         return
     labels = np.asarray(labels)
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
-    if len(bad):
-        raise DataError(getattr(ds, "root", None),
-                        f"split {split!r}: sample {int(bad[0])} has label {int(labels[bad[0]])} "
-                        f"outside the class range 0..{num_classes - 1} (data.num_classes)")
+    if not len(bad):
+        return
+    i = int(bad[0])
+    samples = getattr(ds, "samples", None) or getattr(getattr(ds, "base", None), "samples", None)
+    meta = samples[i].meta if samples is not None and i < len(samples) else None
+    names = getattr(ds, "names", None)
+    name = f" ({names[i]})" if names is not None and i < len(names) else ""
+    problem = (f"split {split!r}: sample {i}{name} has label {int(labels[i])} outside the class "
+               f"range 0..{num_classes - 1} (data.num_classes)")
+    if isinstance(meta, dict) and "list" in meta:  # the list file and line it came from
+        raise DataError(meta["list"], f"line {meta['line']}: {problem}")
+    raise DataError(getattr(ds, "root", None), problem)
 
 
 def model_from_state(cfg: DictConfig, state: dict) -> torch.nn.Module:
