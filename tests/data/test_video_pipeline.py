@@ -309,7 +309,18 @@ def test_video_that_ends_early(tmp_path):
     assert v.shape == (3, 4, 32, 32)
     levels = (v.mean((0, 2, 3)) * 255).tolist()
     assert levels == sorted(levels) and levels[-1] < 20 + 6 * 20  # from the frames that exist
-    assert any("frames decode; sampling from those" in str(x.message) for x in w)
+    msgs = [str(x.message) for x in w]
+    assert any("the header claims 30 frames but the file holds" in m and "cut.mp4" in m
+               for m in msgs), msgs  # the file and both counts, said once
+    assert sum("the header claims" in m for m in msgs) == 1
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ds[0]
+    assert not any("the header claims" in str(x.message) for x in w)  # not on every read
+    strict = VideoDataset(tmp_path / "l.csv", tmp_path, num_segments=4, frames_per_segment=1,
+                          input_size=32, strict=True, **PLAIN)
+    with pytest.raises(DataError, match="header claims 30 frames.*data.args.strict=true"):
+        strict[0]
     path.write_bytes(data[:600])  # nothing decodes
     with pytest.raises(DataError, match="sample 0 'cut.mp4'"):
         VideoDataset(tmp_path / "l.csv", tmp_path, num_segments=4, frames_per_segment=1)[0]

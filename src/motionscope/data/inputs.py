@@ -68,7 +68,8 @@ def read_clip_input(data_cfg, path: Path) -> dict:
         start = int(args.get("start_index", 1))
         ds: ClipDataset = _SingleFolder(path, template, start, **common)
     else:
-        ds = _SingleVideo(path, int(args.get("decode_threads", 1)), **common)
+        ds = _SingleVideo(path, int(args.get("decode_threads", 1)), bool(args.get("strict", False)),
+                          **common)
     return {"video": ds[0]["video"][None]}
 
 
@@ -80,8 +81,8 @@ class _SingleFolder(RawframeDataset):
 
 
 class _SingleVideo(VideoDataset):
-    def __init__(self, path: Path, decode_threads: int, **kwargs):
-        self.decode_threads = decode_threads
+    def __init__(self, path: Path, decode_threads: int, strict: bool = False, **kwargs):
+        self.decode_threads, self.strict = decode_threads, strict
         ClipDataset.__init__(self, [Sample(str(path), None, 0)], source=path, **kwargs)
 
 

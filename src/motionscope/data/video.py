@@ -29,9 +29,9 @@ clamped to the last frame so that it cannot read past the end.
 Bad input, per sample (errors are :class:`DataError` naming the sample, its list line and the
 file): a missing frame file; a list frame count larger than the folder (or, with
 ``num_frames_from="folder"``, the folder's own count is used); a gap in a folder's numbering;
-a video whose packets end before its header says (the frames actually in the file are used);
-a video whose tail does not decode (sampling falls back to the frames that decode, with a
-warning). Grayscale frames are replicated to RGB and the alpha channel of RGBA frames is
+a video whose packets end before its header says (the frames actually in the file are used,
+with a warning naming the file and both counts) or whose tail does not decode (sampling falls
+back to the frames that decode, with a warning); ``data.args.strict=true`` makes both errors. Grayscale frames are replicated to RGB and the alpha channel of RGBA frames is
 dropped by the readers, for videos and frame folders alike.
 """
 
@@ -300,31 +300,47 @@ class RawframeDataset(ClipDataset):
 class VideoDataset(ClipDataset):
     """Clips from video files listed as ``path,label`` (PySlowFast/MP CSVs), decoded by PyAV.
 
-    The frame count is the number of video packets actually in the file (not the header's
-    claim), so a file that ends early is sampled within the frames it has. Frames that still
-    fail to decode (a corrupt tail) make the sample fall back to its decodable frames, with a
-    warning.
+    The frame count is the number of video packets actually in the file. A file whose header
+    claims more frames than it holds (cut short) is sampled within the frames it has, with a
+    warning naming the file and both counts; frames that still fail to decode (a corrupt tail)
+    make the sample fall back to its decodable frames, with a warning. ``strict=True``
+    (``data.args.strict``) makes both a :class:`DataError` instead.
 
     Args:
         list_file: the CSV; paths relative to ``root`` (or ``root/videos_dir``).
         sep: the CSV separator. decode_threads: PyAV threads per reader (1 in workers).
+        strict: fail on a video that holds or decodes fewer frames than it claims.
         **kwargs: :class:`ClipDataset` options.
     """
 
     def __init__(self, list_file: str | os.PathLike, root: str | os.PathLike | None = None,
-                 videos_dir: str = "", sep: str = ",", decode_threads: int = 1, **kwargs):
+                 videos_dir: str = "", sep: str = ",", decode_threads: int = 1,
+                 strict: bool = False, **kwargs):
         base = Path(root) / videos_dir if root is not None else (Path(videos_dir) if videos_dir
                                                                  else None)
         samples = read_video_csv(list_file, base, sep=sep)
         names = [os.path.relpath(s.path, base) if base is not None else s.path for s in samples]
         self.decode_threads = int(decode_threads)
+        self.strict = bool(strict)
         kwargs.setdefault("source", list_file)
         super().__init__(samples, names=names, **kwargs)
+
+    def _short(self, path: str, problem: str) -> None:
+        """A video with fewer frames than it claims: a warning, or (strict) an error."""
+        if self.strict:
+            raise DataError(path, problem + " (data.args.strict=true)")
+        warnings.warn(f"{path}: {problem}", stacklevel=3)
 
     def _load(self, index, choose):
         path = self.samples[index].path
         with VideoReader(path, threads=self.decode_threads) as r:
-            n = self._counts.get(index) or len(r)
+            n = self._counts.get(index)
+            if n is None:
+                n = len(r)
+                if r.header_frames > n:
+                    self._short(path, f"the header claims {r.header_frames} frames but the file "
+                                      f"holds {n}; sampling from those {n}")
+                self._counts[index] = n
             if self.short_side is not None:
                 info = r.info
                 r.size = scaled_short_side(info.height, info.width, self.short_side)
@@ -337,8 +353,7 @@ class VideoDataset(ClipDataset):
         good = _decodable_frames(path, self.decode_threads)
         if good == 0:
             raise DataError(path, "no frame of the video can be decoded")
-        warnings.warn(f"{path}: only {good} of {n} frames decode; sampling from those",
-                      stacklevel=2)
+        self._short(path, f"only {good} of {n} frames decode; sampling from those {good}")
         self._counts[index] = good
         clips = choose(good)
         unique = _unique(clips)
@@ -385,9 +400,9 @@ _RAWFRAME_ARGS = _accepts(_kw("list", "{split}.txt"), _kw("frames_dir", ""),
                           _kw("template", DEFAULT_TEMPLATE), _kw("start_index", 1),
                           _kw("num_frames_from", "list"))
 _VIDEO_ARGS = _accepts(_kw("list", "{split}.csv"), _kw("videos_dir", ""), _kw("sep", ","),
-                       _kw("decode_threads", 1))
+                       _kw("decode_threads", 1), _kw("strict", False))
 _WORLD_ARGS = _accepts(_kw("format", "rawframes"), _kw("world", None),
-                       _kw("num_frames_from", "list"), _kw("decode_threads", 1))
+                       _kw("num_frames_from", "list"), _kw("decode_threads", 1), _kw("strict", False))
 
 
 def clip_segments(args: dict) -> int:
@@ -525,6 +540,7 @@ def build_world_clips(data_cfg, split: str, *, training: bool) -> ClipDataset:
     base = resolve_under(root, entry["root"], source=manifest, line=f"lists.{fmt}.root")
     if fmt == "rawframes":
         args.pop("decode_threads", None)
+        args.pop("strict", None)
         return RawframeDataset(lst, base, training=training, classes=classes, **args)
     args.pop("num_frames_from", None)
     return VideoDataset(lst, base, training=training, classes=classes, **args)

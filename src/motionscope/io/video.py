@@ -121,6 +121,12 @@ class VideoReader:
     def __len__(self) -> int:
         return len(self._packets())
 
+    @property
+    def header_frames(self) -> int:
+        """The frame count the container header claims (0 when it says none): a file cut short
+        (a faststart mp4 cut in half, a truncated AVI) claims more than ``len(self)``."""
+        return int(self._stream.frames or 0)
+
     # -- decoding
     def _packets(self) -> _PacketTable:
         if self._table is None:
