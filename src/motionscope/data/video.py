@@ -31,8 +31,9 @@ file): a missing frame file; a list frame count larger than the folder (or, with
 ``num_frames_from="folder"``, the folder's own count is used); a gap in a folder's numbering;
 a video whose packets end before its header says (the frames actually in the file are used,
 with a warning naming the file and both counts) or whose tail does not decode (sampling falls
-back to the frames that decode, with a warning); ``data.args.strict=true`` makes both errors. Grayscale frames are replicated to RGB and the alpha channel of RGBA frames is
-dropped by the readers, for videos and frame folders alike.
+back to the frames that decode, with a warning); ``data.args.strict=true`` makes both errors.
+Grayscale frames are replicated to RGB and the alpha channel of RGBA frames is dropped by the
+readers, for videos and frame folders alike.
 """
 
 from __future__ import annotations
