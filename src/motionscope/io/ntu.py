@@ -304,6 +304,25 @@ def _parse_numbers(path: Path, chunk: list[str], width: int, line_index: list[in
 
 
 # ----------------------------------------------------------------------------- writing
+def shortest_float32_decimals(x: np.ndarray) -> np.ndarray:
+    """float64 values of float32 data, each the shortest decimal (up to 7 significant digits)
+    that reads back to the same float32: ``%.7g`` of float32(9.94e-07) prints 9.939999e-07,
+    of this 9.94e-07, which is what the released files hold."""
+    f32 = np.asarray(x, np.float32)
+    out = f32.astype(np.float64)
+    nz = np.isfinite(out) & (out != 0)
+    mag = np.zeros_like(out)
+    mag[nz] = np.floor(np.log10(np.abs(out[nz])))
+    todo = nz.copy()
+    for digits in range(1, 7):
+        scale = 10.0 ** (digits - 1 - mag)
+        cand = np.round(out * scale) / scale
+        ok = todo & (cand.astype(np.float32) == f32)
+        out[ok] = cand[ok]
+        todo &= ~ok
+    return out
+
+
 def write_skeleton(
     path: str | os.PathLike,
     joints: np.ndarray,
@@ -321,8 +340,12 @@ def write_skeleton(
     coordinates are finite (NaN = absent). ``depth_xy``/``color_xy (M, T, 25, 2)`` pixels,
     ``orientation (M, T, 25, 4)`` (default 0), ``tracking (M, T, 25)`` (default 2 = tracked),
     ``info (M, T, 9)`` in :data:`INFO_FIELDS` order (default all 0 with trackingState 2).
-    ``body_ids`` default to Kinect-like ids ``2**56 + 1000 + m``.
+    ``body_ids`` default to Kinect-like ids ``2**56 + 1000 + m``. float32 joints (as read from
+    a file) are written as the shortest decimal that reads back to the same float32, so a file
+    read and written again keeps its text.
     """
+    if isinstance(joints, np.ndarray) and joints.dtype == np.float32:
+        joints = shortest_float32_decimals(joints)
     joints = np.asarray(joints, np.float64)
     if joints.ndim != 4 or joints.shape[2:] != (NUM_JOINTS, 3):
         raise ValueError(f"joints must be (M, T, 25, 3), got {joints.shape}")
