@@ -6,6 +6,7 @@ It lives below ``models/`` and ``engine/`` so that neither has to import the oth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import torch
@@ -13,7 +14,22 @@ from torch import nn
 
 from .errors import CheckpointError
 
-__all__ = ["load_checked"]
+__all__ = ["load_checked", "load_error_reason", "refused_global"]
+
+
+def refused_global(message: str) -> str | None:
+    """The global a weights-only load refused, from torch's error message (None: not a refusal)."""
+    m = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module)", message)
+    return m.group(1) if m else None
+
+
+def load_error_reason(e: BaseException) -> str:
+    """torch's load error without its advice to load unsafely: one line."""
+    text = str(e).split("WeightsUnpickler error:", 1)[-1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Weights only load failed", "(1)", "(2)",
+                                                      "Check the documentation"))]
+    return f"{type(e).__name__}: {lines[0] if lines else repr(e)}"
 
 
 def load_checked(model: nn.Module, sd: Mapping[str, torch.Tensor], path=None, strict: bool = True):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import re
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..fsutil import atomic_path
+from ..statedict import load_error_reason, refused_global
 
 FORMAT_VERSION = 2  # 2: weights-only loadable (RNG states as tensors and plain values)
 
@@ -92,21 +92,6 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def _refused_global(message: str) -> str | None:
-    """The global a weights-only load refused, from torch's error message (None: not a refusal)."""
-    m = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module)", message)
-    return m.group(1) if m else None
-
-
-def _reason(e: BaseException) -> str:
-    """torch's message without its advice to load unsafely: one line."""
-    text = str(e).split("WeightsUnpickler error:", 1)[-1]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(("Weights only load failed", "(1)", "(2)",
-                                                      "Check the documentation"))]
-    return f"{type(e).__name__}: {lines[0] if lines else repr(e)}"
-
-
 def _pickle_protocol(path: Path) -> int | None:
     """The protocol of a file that starts as a pickle (torch.save's own pickles use 2)."""
     with open(path, "rb") as f:
@@ -116,11 +101,11 @@ def _pickle_protocol(path: Path) -> int | None:
 
 def _needs(path: Path, e: pickle.UnpicklingError) -> str | None:
     """What a file that weights_only refused needs; None when it is just corrupt."""
-    glob = _refused_global(str(e))
+    glob = refused_global(str(e))
     if glob is not None:
         return f"unpickling {glob}"
     if (proto := _pickle_protocol(path)) is not None and proto > 2:
-        return f"a full unpickler (a pickle of protocol {proto}: {_reason(e)})"
+        return f"a full unpickler (a pickle of protocol {proto}: {load_error_reason(e)})"
     return None
 
 
@@ -128,7 +113,7 @@ def _refusal(path: Path, e: pickle.UnpicklingError) -> str:
     """The one-line problem for a file that a weights-only load refused (or cannot parse)."""
     what = _needs(path, e)
     if what is None:
-        return f"corrupt or unreadable checkpoint ({_reason(e)})"
+        return f"corrupt or unreadable checkpoint ({load_error_reason(e)})"
     new = path.with_name(f"{path.stem}.v{FORMAT_VERSION}{path.suffix or '.pt'}")
     return (f"refused to load: the file needs {what}, and motionscope never unpickles code "
             "(checkpoints hold tensors and plain values only); a checkpoint written by "
@@ -172,7 +157,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except pickle.UnpicklingError as e:  # weights_only refused a global or an instruction
         raise CheckpointError(path, _refusal(path, e)) from None
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(path, f"corrupt or unreadable checkpoint ({_reason(e)})") from e
+        raise CheckpointError(path, f"corrupt or unreadable checkpoint ({load_error_reason(e)})") from e
     _check_motionscope(path, state)
     version = state.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -273,13 +258,13 @@ def convert_legacy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
     except pickle.UnpicklingError as e:
         what = _needs(src, e)
         if what is None:
-            raise CheckpointError(src, f"corrupt or unreadable checkpoint ({_reason(e)})") from None
+            raise CheckpointError(src, f"corrupt or unreadable checkpoint ({load_error_reason(e)})") from None
         raise CheckpointError(src, f"refused to convert: the file needs {what}, which no "
                                    "motionscope checkpoint needs; only if you trust the file, "
                                    "convert with trust_pickle=True (--trust-pickle), which runs "
                                    "its code") from None
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(src, f"corrupt or unreadable checkpoint ({_reason(e)})") from e
+        raise CheckpointError(src, f"corrupt or unreadable checkpoint ({load_error_reason(e)})") from e
     _check_motionscope(src, state)
     version = state.get("format_version", 1)
     if not isinstance(version, int) or version > FORMAT_VERSION:

@@ -15,7 +15,6 @@ import argparse
 import importlib
 import os
 import pickle
-import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,11 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..statedict import load_checked  # noqa: F401  (re-exported: one checked load for all)
+from ..statedict import (
+    load_checked,  # noqa: F401  (re-exported: one checked load for all)
+    load_error_reason,
+    refused_global,
+)
 
 # system name (as in the fixtures' "system" field, case-insensitive) -> model module
 SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet"}
@@ -50,29 +53,20 @@ def read_state_dict(path: str | os.PathLike, wrapper_key: str | None = None) -> 
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
                 obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # weights_only refused a global or an instruction
-        m = re.search(r"GLOBAL (\S+) (?:was not an allowed global|whose module)", str(e))
+        needed = refused_global(str(e))
         with open(path, "rb") as f:
             head = f.read(2)  # a pickle of protocol > 2 (torch.save writes 2) or garbage
-        if m is None and not (len(head) == 2 and head[0] == pickle.PROTO[0] and head[1] > 2):
-            raise CheckpointError(path, f"cannot read checkpoint ({_first_line(e)})") from None
-        what = f"unpickling {m.group(1)}" if m else f"a full unpickler ({_first_line(e)})"
+        if needed is None and not (len(head) == 2 and head[0] == pickle.PROTO[0] and head[1] > 2):
+            raise CheckpointError(path, f"cannot read checkpoint ({load_error_reason(e)})") from None
+        what = f"unpickling {needed}" if needed else f"a full unpickler ({load_error_reason(e)})"
         raise CheckpointError(path, f"refused to load: the file needs {what}, and "
                                     "motionscope never unpickles code (only tensors, plain values "
                                     "and argparse.Namespace); a checkpoint written by motionscope "
                                     "before checkpoint format 2 that you trust can be converted with "
                                     f"`motionscope convert-checkpoint {path} NEW.pt`") from None
     except Exception as e:  # noqa: BLE001 - any other format failure is a corrupt file
-        raise CheckpointError(path, f"cannot read checkpoint ({_first_line(e)})") from e
+        raise CheckpointError(path, f"cannot read checkpoint ({load_error_reason(e)})") from e
     return unwrap_state_dict(obj, path, wrapper_key)
-
-
-def _first_line(e: BaseException) -> str:
-    """torch's message without its advice to load unsafely: one line."""
-    text = str(e).split("WeightsUnpickler error:", 1)[-1]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(("Weights only load failed", "(1)", "(2)",
-                                                      "Check the documentation"))]
-    return f"{type(e).__name__}: {lines[0] if lines else repr(e)}"
 
 
 def unwrap_state_dict(obj, path=None, wrapper_key: str | None = None) -> dict[str, torch.Tensor]:
