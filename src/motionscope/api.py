@@ -20,16 +20,19 @@ __all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "
 
 
 def train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
-          resume: str | None = None) -> dict:
+          resume: str | None = None, fresh: bool = False, force_resume: bool = False) -> dict:
     """Train ``preset`` (a preset name or YAML file) with dotted ``overrides``.
 
-    Auto-resumes an interrupted run in the same ``run_dir``; ``resume``: a checkpoint or run
-    directory to resume from. Returns ``{"run_dir", "test", ...}``. Needs torch.
-    See :func:`motionscope.tasks.classify.train`.
+    Auto-resumes an interrupted run in the same ``run_dir`` when the config agrees with the
+    checkpoint's (else refuses, listing the keys; ``force_resume`` resumes anyway, ``fresh``
+    starts a new run); ``resume``: a checkpoint or run directory to resume from. One process
+    per run directory. Returns ``{"run_dir", "test", ...}``. Needs torch.
+    See :func:`motionscope.tasks.classify.train` and docs/reliability.md.
     """
     from .tasks.classify import train as _train
 
-    return _train(preset, overrides, run_dir=run_dir, resume=resume)
+    return _train(preset, overrides, run_dir=run_dir, resume=resume, fresh=fresh,
+                  force_resume=force_resume)
 
 
 def evaluate(run_or_ckpt: str, overrides: list[str] | None = None, split: str | None = None,

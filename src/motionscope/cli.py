@@ -35,9 +35,16 @@ def _parse_hw(value: str, option: str) -> tuple[int, int]:
 def train(preset: Annotated[str, typer.Argument(help="preset name or YAML file")],
           overrides: Overrides = None,
           run_dir: Annotated[str | None, typer.Option(help="run directory")] = None,
-          resume: Annotated[str | None, typer.Option(help="checkpoint or run dir to resume")] = None):
-    """Train PRESET (auto-resumes an interrupted run in the same run directory)."""
-    res = api.train(preset, overrides, run_dir=run_dir, resume=resume)
+          resume: Annotated[str | None, typer.Option(help="checkpoint or run dir to resume")] = None,
+          fresh: Annotated[bool, typer.Option(
+              "--fresh", help="start a new run, never resume (next free <name>-N)")] = False,
+          force_resume: Annotated[bool, typer.Option(
+              "--force-resume", help="resume although the config differs from the checkpoint's")]
+          = False):
+    """Train PRESET (auto-resumes an interrupted run in the same run directory when its config
+    agrees; one process per run directory)."""
+    res = api.train(preset, overrides, run_dir=run_dir, resume=resume, fresh=fresh,
+                    force_resume=force_resume)
     test = res.get("test")
     if test:
         typer.echo("test: " + " ".join(f"{k}={v:.4f}" for k, v in test.items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.tmp(\.[^.]+)?$")  # .last.abc123.tmp.pt, .x.json.123.4.tmp
+
+
+def clean_orphaned_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files our atomic writers left in ``folder`` (not below it).
+
+    A writer killed with SIGKILL cannot remove its temporary file; the caller must know that no
+    live process is writing there (the training process holds the run-directory lock).
+    Returns the removed paths.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        if _TEMP_NAME.match(p.name) and p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def cache_dir() -> Path:

@@ -214,6 +214,7 @@ class Trainer:
         """Train to the end (or ``max_steps``), validating and checkpointing; then test once."""
         t = self.cfg.train
         old_handlers = self._install_signals()
+        self.logger.truncate(self.global_step)  # what a killed run logged after its checkpoint
         try:
             while self.epoch < t.epochs and self.global_step < self.total_steps:
                 self._train_epoch()
