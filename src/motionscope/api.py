@@ -86,17 +86,21 @@ def synth(out: str | os.PathLike, *, classes="bmp10", clips_per_class: int = 10,
 
 def prepare(dataset: str, raw: str | os.PathLike, out: str | os.PathLike, *,
             ntu120: bool = False, version: int = 1, workers: int | None = None,
-            progress: bool = True) -> dict:
+            progress: bool = True, num_classes: int | None = None,
+            class_names: str | os.PathLike | None = None, lost_frames: str = "keep") -> dict:
     """Ingest ``dataset`` (``"ntu"`` or ``"pku"``) from the raw files in ``raw`` into ``out``
     as the official MAMP preprocessing does; returns the summary dict. No torch.
 
-    ``ntu120``: NTU RGB+D 120 instead of 60; ``version``: PKU-MMD phase 1 or 2.
+    ``ntu120``: NTU RGB+D 120 instead of 60; ``version``: PKU-MMD phase 1 or 2;
+    ``num_classes`` / ``class_names``: another dataset in NTU's format (label width, names);
+    ``lost_frames``: ``keep`` (official), ``drop`` or ``interpolate`` all-zero frames.
     See :func:`motionscope.prepare.prepare`.
     """
     from .prepare import prepare as _prepare
 
     return _prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers,
-                    progress=progress)
+                    progress=progress, num_classes=num_classes, class_names=class_names,
+                    lost_frames=lost_frames)
 
 
 def stimuli(source: str | os.PathLike, out: str | os.PathLike,

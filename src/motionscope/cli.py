@@ -136,9 +136,17 @@ def prepare(dataset: Annotated[str, typer.Argument(help="ntu or pku")],
             out: Annotated[str, typer.Option(help="output folder")],
             ntu120: Annotated[bool, typer.Option("--ntu120", help="NTU RGB+D 120")] = False,
             version: Annotated[int, typer.Option(help="PKU-MMD phase: 1 or 2")] = 1,
-            workers: Annotated[int | None, typer.Option(help="worker processes")] = None):
+            workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+            num_classes: Annotated[int | None, typer.Option(
+                help="NTU format, another dataset: label width (default 60, or 120)")] = None,
+            class_names: Annotated[str | None, typer.Option(
+                help="NTU format, another dataset: file of class names, one per line")] = None,
+            lost_frames: Annotated[str, typer.Option(
+                help="NTU: frames whose joints are all 0 (tracking lost): keep (official), "
+                     "drop or interpolate")] = "keep"):
     """Ingest NTU RGB+D 60/120 or PKU-MMD as the official MAMP preprocessing does."""
-    s = api.prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers)
+    s = api.prepare(dataset, raw, out, ntu120=ntu120, version=version, workers=workers,
+                    num_classes=num_classes, class_names=class_names, lost_frames=lost_frames)
     typer.echo(f"{s['files_processed']} files, {s['samples_kept']} samples kept, "
                f"{s['num_dropped']} dropped {s['dropped']}, {s['num_failed']} failed {s['failed']}"
                f" ({s['files_per_s']} files/s)")
@@ -146,6 +154,8 @@ def prepare(dataset: Annotated[str, typer.Argument(help="ntu or pku")],
         typer.echo(f"  failed: {f['error']}", err=True)
     for bench, b in s["benchmarks"].items():
         typer.echo(f"{bench}: {b['train']} train / {b['test']} test -> {out}/{b['file']}")
+    for w in s.get("warnings", []):
+        typer.echo(f"  warning: {w}", err=True)
     typer.echo(f"summary: {out}/summary.json")
 
 
@@ -166,10 +176,15 @@ def stimuli(source: Annotated[str, typer.Option(help="world, NTU RGB+D root or k
     path = api.stimuli(source, out, conditions, list_path=list_file,
                        size=_parse_hw(size, "--size") if size else None, frames=frames or None,
                        seed=seed, workers=workers, preview=preview, radius=radius)
-    for cond, info in json.loads(path.read_text(encoding="utf-8"))["conditions"].items():
+    from .stimuli.generate import missing_message
+
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for cond, info in manifest["conditions"].items():
         typer.echo(f"{cond:10s} {info['clips']:6d} clips" + (
             f", {len(info['failed'])} failed (first: {info['failed'][0]['error']})"
             if info["failed"] else ""))
+    if msg := missing_message(manifest):  # listed samples the source does not have, by name
+        typer.echo(f"warning: {msg}", err=True)
     typer.echo(f"stimuli written: {path}")
 
 

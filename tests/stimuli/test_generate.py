@@ -326,3 +326,17 @@ def test_missing_message_names_the_missing_samples():
                                       "missing_from_source": 30, "missing_examples": names}})
     assert msg == ("30 listed samples of test_RGB.csv not in the source /src: "
                    + ", ".join(names[:10]) + " and 20 more")
+
+
+def test_cli_names_listed_samples_the_source_lacks(tiny_world, tmp_path, capsys):
+    from motionscope.cli import main
+
+    tests = _world_tests(tiny_world)
+    lst = tmp_path / "list.csv"
+    lst.write_text(f"A{tests[0]['action']:03d}/{tests[0]['name']}_rgb.mp4,0\n"
+                   "A024/S099C001P001R001A024_rgb.mp4,4\n")
+    main(["stimuli", "--source", str(tiny_world), "--out", str(tmp_path / "o"), "--list", str(lst),
+          "--conditions", "RGB", "--size", "32x32"])
+    err = capsys.readouterr().err
+    assert "warning: 1 listed sample of " in err and "list.csv not in the source" in err, err
+    assert "S099C001P001R001A024" in err

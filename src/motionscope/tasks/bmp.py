@@ -49,7 +49,7 @@ from ..stimuli.conditions import (
     parse_conditions,
     replication_indices,
 )
-from .runs import load_run
+from .runs import load_run, set_threads
 
 __all__ = ["bmp_eval", "StimulusClips", "paper_row", "write_bmp_table", "plot_bmp_chart"]
 
@@ -235,6 +235,7 @@ def bmp_eval(run: str, stimuli: str, out: str | None = None, conditions=None,
         raise DataError(sroot, f"none of the conditions {wanted} is in this stimuli folder "
                                f"(it has {', '.join(have) or 'none'})")
     state, cfg, model = load_run(run, overrides)
+    set_threads(cfg)
     num_classes = int(cfg.data.num_classes)
     classes = list(state.get("classes") or [str(i) for i in range(num_classes)])
     device = resolve_device(cfg.train.device)

@@ -16,7 +16,7 @@ from ..engine.trainer import Trainer, amp_dtype, resolve_device, seed_everything
 from ..errors import ConfigError, MotionscopeError
 from ..fsutil import atomic_write_text, clean_orphaned_temps
 from ..runlock import RunLock
-from .runs import build_datasets, build_model, build_split, load_run
+from .runs import build_datasets, build_model, build_split, load_run, set_threads
 
 # Config keys that do not change what a run computes: a resume may differ in these (anything
 # else that differs is refused unless forced; docs/reliability.md "Run directories").
@@ -161,6 +161,7 @@ def train(preset: str, overrides: list[str] | None = None, run_dir: str | None =
         if dist_info.is_main:  # nobody else writes here: what a killed writer left is garbage
             for folder in (rdir, rdir / "checkpoints"):
                 clean_orphaned_temps(folder)
+        set_threads(cfg)
         seed_everything(cfg.train.seed, cfg.train.deterministic)  # same init on every rank
         datasets = build_datasets(cfg)
         model = build_model(cfg)
@@ -200,7 +201,12 @@ def evaluate(run_or_ckpt: str, overrides: list[str] | None = None, split: str | 
              out_dir: str | None = None) -> dict:
     """Test a trained model: metrics JSON, confusion CSV/PNG, predictions CSV."""
     state, cfg, model = load_run(run_or_ckpt, overrides)  # a run dir: the selected model
+    set_threads(cfg)
     ckpt_path = Path(state["_path"])
+    if cfg.task == "pretrain":
+        raise ConfigError(f"{ckpt_path}: a pre-training run (task: pretrain) predicts no classes: "
+                          "its test losses are in the run's results.json; test a linear probe or a "
+                          "fine-tune started from it (model.pretrained=" f"{ckpt_path})")
     split = split or cfg.data.test_split or cfg.data.val_split
     if split is None:
         raise ConfigError("no test split configured: pass --split NAME or data.test_split=NAME")
@@ -230,6 +236,10 @@ def predict(ckpt: str, input_path: str, topk: int = 5) -> dict:
     from ..data.inputs import read_input
 
     state, cfg, model = load_run(ckpt, prefer_best=False)
+    set_threads(cfg)
+    if cfg.task == "pretrain":
+        raise ConfigError(f"{state['_path']}: a pre-training run (task: pretrain) predicts no "
+                          "classes; predict with a linear probe or a fine-tune started from it")
     batch = read_input(cfg.data, input_path)
     with torch.no_grad():
         logits = model({k: v for k, v in batch.items() if k != "label"})["logits"].float()
