@@ -93,7 +93,8 @@ def presets():
     for name, desc in api.presets().items():
         typer.echo(name)
         typer.echo(textwrap.fill(desc or "(no description)", width, initial_indent="    ",
-                                 subsequent_indent="    "))
+                                 subsequent_indent="    ", break_on_hyphens=False,
+                                 break_long_words=False))
 
 
 @app.command()
