@@ -34,15 +34,19 @@ def _parse_hw(value: str, option: str) -> tuple[int, int]:
 @app.command()
 def train(preset: Annotated[str, typer.Argument(help="preset name or YAML file")],
           overrides: Overrides = None,
-          run_dir: Annotated[str | None, typer.Option(help="run directory")] = None,
+          run_dir: Annotated[str | None, typer.Option(
+              help="run directory (default: train.run_dir, else runs/PRESET)")] = None,
           resume: Annotated[str | None, typer.Option(help="checkpoint or run dir to resume")] = None,
           fresh: Annotated[bool, typer.Option(
               "--fresh", help="start a new run, never resume (next free <name>-N)")] = False,
           force_resume: Annotated[bool, typer.Option(
               "--force-resume", help="resume although the config differs from the checkpoint's")]
           = False):
-    """Train PRESET (auto-resumes an interrupted run in the same run directory when its config
-    agrees; one process per run directory)."""
+    """Train PRESET. The run directory is --run-dir, else train.run_dir, else runs/PRESET (the
+    next free runs/PRESET-N once that one has finished). Running the same command again
+    auto-resumes an interrupted run there when its config agrees (otherwise it refuses and lists
+    the keys: --force-resume / --fresh); one process per run directory; SIGINT/SIGTERM save a
+    checkpoint and exit 130 (docs/reliability.md)."""
     res = api.train(preset, overrides, run_dir=run_dir, resume=resume, fresh=fresh,
                     force_resume=force_resume)
     test = res.get("test")
