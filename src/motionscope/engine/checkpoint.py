@@ -140,9 +140,14 @@ def _resolve(path: str | os.PathLike) -> Path:
 
 
 def _check_motionscope(path: Path, state: Any) -> None:
+    """A motionscope checkpoint of a format this version reads, or one error naming the file."""
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(path, "not a motionscope checkpoint (no 'model'/'config'); "
                               "for official weights use model.pretrained=PATH")
+    version = state.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(path, f"checkpoint format {version} is newer than this motionscope "
+                                    f"reads ({FORMAT_VERSION}): upgrade motionscope")
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -159,10 +164,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(path, f"corrupt or unreadable checkpoint ({load_error_reason(e)})") from e
     _check_motionscope(path, state)
-    version = state.get("format_version", 1)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(path, f"checkpoint format {version} is newer than this motionscope "
-                                    f"reads ({FORMAT_VERSION}): upgrade motionscope")
     state["_path"] = str(path)
     return state
 
@@ -266,10 +267,6 @@ def convert_legacy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(src, f"corrupt or unreadable checkpoint ({load_error_reason(e)})") from e
     _check_motionscope(src, state)
-    version = state.get("format_version", 1)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(src, f"checkpoint format {version} is newer than this motionscope "
-                                   f"reads ({FORMAT_VERSION})")
     state = {k: (_rng_to_safe(v) if k == "rng" else to_safe(v)) for k, v in state.items()}
     try:
         save_checkpoint(dst, state)
