@@ -51,7 +51,12 @@ def test_train_with_loader_workers_saves_and_exits_130_on_group_sigterm(tmp_path
     assert state["global_step"] >= logged and not state["finished"]
 
 
-def test_synth_with_a_pool_exits_130_and_resumes(tmp_path):
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", f"from motionscope.cli import main; main({args!r})"],
+                          env=ENV, capture_output=True, text=True, timeout=300)
+
+
+def test_synth_and_stimuli_with_pools_exit_130_and_resume(tmp_path):
     out = tmp_path / "world"
     args = ["synth", "--out", str(out), "--clips-per-class", "60", "--frames", "32",
             "--size", "64x64", "--formats", "rgb,skeleton", "--workers", "2"]
@@ -61,7 +66,19 @@ def test_synth_with_a_pool_exits_130_and_resumes(tmp_path):
     assert rc == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "motionscope: interrupted", err
     assert not (out / "manifest.json").is_file()
-    done = subprocess.run([sys.executable, "-c", "from motionscope.cli import main; main("
-                           f"{args!r})"], env=ENV, capture_output=True, text=True, timeout=300)
+    done = _run(args)
     assert done.returncode == 0, done.stderr
     assert len(json.loads((out / "manifest.json").read_text())["clips"]) == 600
+    # the stimuli of that world, with a pool of two, stopped the same way
+    stim = tmp_path / "stimuli"
+    sargs = ["stimuli", "--source", str(out), "--out", str(stim), "--conditions", "J-6P,RGB",
+             "--frames", "16", "--workers", "2"]
+    proc = _start(sargs)
+    _wait_for(lambda: len(list(stim.rglob("*.mp4"))) >= 4, proc)
+    rc, err = _killpg_term(proc)
+    assert rc == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "motionscope: interrupted", err
+    done = _run(sargs)
+    assert done.returncode == 0, done.stderr
+    conds = json.loads((stim / "stimuli.json").read_text())["conditions"]
+    assert conds["J-6P"]["clips"] > 0 and not conds["J-6P"]["failed"]

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
-from .signals import ignore_interrupt
+from .signals import blocked_stop_signals, pool_worker_signals
 
 __all__ = ["start_method", "worker_init", "imap_jobs", "zip_sizes", "THREAD_ENV"]
 
@@ -35,7 +35,7 @@ def worker_init() -> None:
     """One thread per worker for OpenCV and the BLAS libraries (OpenCV is not imported for
     it: a stimulus worker that never needs it saves ~0.1 s); stop signals are the main
     process's to handle (``motionscope.signals``)."""
-    ignore_interrupt()
+    pool_worker_signals()
     for var in THREAD_ENV:
         os.environ[var] = "1"
     cv2 = sys.modules.get("cv2")
@@ -57,7 +57,8 @@ def imap_jobs(fn: Callable, jobs: list, workers: int, *, ordered: bool = True,
     try:
         for k in THREAD_ENV:
             os.environ.setdefault(k, "1")
-        pool = ctx.Pool(min(workers, len(jobs)), initializer=worker_init)
+        with blocked_stop_signals():  # workers (and the pool's threads) start with them held
+            pool = ctx.Pool(min(workers, len(jobs)), initializer=worker_init)
     finally:
         for k, v in saved.items():
             if v is None:

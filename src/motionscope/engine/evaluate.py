@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..fsutil import atomic_open, atomic_write_text
+from ..signals import iter_with_workers
 from .distributed import DistInfo, gather_objects
 from .logging import progress
 
@@ -54,8 +55,8 @@ def predict_loader(model, loader, device, dist_info: DistInfo | None = None, vie
     dist_info = dist_info or DistInfo()
     model.eval()
     idx, labels, probs, losses = [], [], [], []
-    for batch in progress(loader, desc=desc, enabled=show_progress and dist_info.is_main,
-                          unit="batch"):
+    for batch in progress(iter_with_workers(loader), total=len(loader), desc=desc,
+                          enabled=show_progress and dist_info.is_main, unit="batch"):
         batch = move_batch(batch, device)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             p = _forward_views(model, batch, views)

@@ -27,7 +27,7 @@ from ..config import to_dict
 from ..data.samplers import ShardedBatchSampler, ShardedEvalSampler
 from ..errors import Interrupted, MotionscopeError
 from ..fsutil import atomic_write_text
-from ..signals import dataloader_worker_init
+from ..signals import dataloader_worker_init, iter_with_workers
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistInfo, all_reduce_mean, barrier, gather_objects
 from .evaluate import classification_metrics, move_batch, predict_loader, write_eval_outputs
@@ -240,7 +240,7 @@ class Trainer:
         self.model.train()
         self.sampler.set_epoch(self.epoch)
         self.loader_gen.manual_seed(t.seed * 7919 + self.epoch)
-        it = iter(self.train_loader)
+        it = iter_with_workers(self.train_loader)
         for _ in range(self.step_in_epoch * t.accumulate):  # replay to the resume point
             next(it)
         if self._pending_rng is not None:
@@ -336,7 +336,8 @@ class Trainer:
         model.eval()
         sums: dict[str, float] = {}
         n = 0
-        for batch in progress(self._eval_loader(split), desc=split,
+        loader = self._eval_loader(split)
+        for batch in progress(iter_with_workers(loader), total=len(loader), desc=split,
                               enabled=self.cfg.train.progress and self.dist.is_main, unit="batch"):
             batch = move_batch(batch, self.device)
             with self._autocast():
