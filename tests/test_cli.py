@@ -11,16 +11,7 @@ import numpy as np
 import pytest
 
 from motionscope.cli import main
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from motionscope.testing import run_cli
 
 
 def test_presets_config_info(capsys):

@@ -35,3 +35,16 @@ def fixture_params(prefix: str) -> list:
     return found or [pytest.param(None, marks=pytest.mark.skip(
         reason=f"no fixture directory starting with {prefix!r} (with a config.json) under "
                f"{fixtures_root()}; set $MOTIONSCOPE_FIXTURES to a folder of official fixtures"))]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``motionscope ARGS`` in this process: ``(exit code, stdout, stderr)`` (pytest's capsys)."""
+    from .cli import main
+
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err

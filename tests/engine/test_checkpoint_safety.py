@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from motionscope.cli import main
 from motionscope.config import load_config
 from motionscope.engine.checkpoint import (
     FORMAT_VERSION,
@@ -28,19 +27,12 @@ from motionscope.errors import CheckpointError
 from motionscope.models.official import load_official, read_state_dict
 from motionscope.tasks.classify import train
 from motionscope.tasks.runs import build_datasets, build_model
+from motionscope.testing import run_cli
 
 SMALL = ["data.args.num_samples=64", "model.args.dim=16", "train.tensorboard=false",
          "train.progress=false", "model.args.dropout=0.1"]
 
 
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 class _Payload:
