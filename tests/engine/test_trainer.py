@@ -218,3 +218,30 @@ def test_last_checkpoint_keeps_the_last_weights_after_the_test_loads_best(tmp_pa
     assert best["epoch"] < last["epoch"], "precondition: the best epoch is not the last"
     assert last["global_step"] == end["step"]
     assert _same(last["model"], end["w"]) and not _same(best["model"], end["w"])
+
+
+class _EpochAware(_AutoEncoder):
+    """Records the epochs the trainer announces (DRSR's schedules and B-KinD's curriculum use it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[int, int]] = []
+
+    def set_epoch(self, epoch: int, num_epochs: int) -> None:
+        self.seen.append((epoch, num_epochs))
+
+
+def test_set_epoch_is_called_before_every_epoch_and_after_resume(tmp_path):
+    over = ["task=pretrain", "train.epochs=3", "train.ckpt_every=1", *SMALL]
+    cfg = load_config("baseline_skeleton", over)
+    seed_everything(0)
+    model = _EpochAware()
+    Trainer(cfg, model, build_datasets(cfg), tmp_path / "a").fit()
+    assert model.seen == [(0, 3), (1, 3), (2, 3)]
+
+    cfg5 = load_config("baseline_skeleton", [*over[:1], "train.epochs=5", *over[2:]])
+    again = _EpochAware()
+    trainer = Trainer(cfg5, again, build_datasets(cfg5), tmp_path / "a")
+    trainer.resume(tmp_path / "a" / "checkpoints" / "last.pt")
+    trainer.fit()
+    assert again.seen == [(3, 5), (4, 5)], "a resumed run starts at the epoch it stopped"

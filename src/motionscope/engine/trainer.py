@@ -239,6 +239,11 @@ class Trainer:
         t = self.cfg.train
         self.model.train()
         self.sampler.set_epoch(self.epoch)
+        # models whose forward depends on the epoch (DRSR's temperature schedule and distillation
+        # start, B-KinD's curriculum) get it before each epoch, also on resume
+        hook = getattr(unwrap(self.model), "set_epoch", None)
+        if callable(hook):
+            hook(self.epoch, t.epochs)
         self.loader_gen.manual_seed(t.seed * 7919 + self.epoch)
         it = iter_with_workers(self.train_loader)
         for _ in range(self.step_in_epoch * t.accumulate):  # replay to the resume point
