@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import motionscope
+from motionscope.engine.checkpoint import load_checkpoint
 from motionscope.errors import ConfigError
 from motionscope.tasks.classify import train
 
@@ -53,6 +54,6 @@ def test_torch_compile_option(tmp_path):
                                       "train.progress=false", "train.tensorboard=false",
                                       "data.val_split=null", "data.test_split=null"],
                 run_dir=str(tmp_path / "compiled"))
-    ck = torch.load(Path(res["run_dir"]) / "checkpoints" / "last.pt", weights_only=False)
+    ck = load_checkpoint(Path(res["run_dir"]) / "checkpoints" / "last.pt")
     assert res["global_step"] == 2
     assert not any(k.startswith("_orig_mod") for k in ck["model"])

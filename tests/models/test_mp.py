@@ -435,3 +435,14 @@ def test_factory_names():
     out = model({"video": moving_video(t=8), "label": torch.tensor([0, 2])})
     assert out["logits"].shape == (2, 3)
     assert isinstance(create_model("enmp_tiny"), EnhancedMotionPerceiver)
+
+
+def test_official_config_cannot_name_arbitrary_callables():
+    """A fixture's config.json is data: it may name a norm layer, never an importable function."""
+    from motionscope.models.mp import _decode_official_kwargs
+
+    kw = _decode_official_kwargs({"norm_layer": {"partial": "torch.nn.LayerNorm", "kwargs": {"eps": 1e-6}},
+                                  "depth": 2})
+    assert kw["norm_layer"](8).eps == 1e-6 and kw["depth"] == 2
+    with pytest.raises(ConfigError, match="os.system"):
+        _decode_official_kwargs({"norm_layer": {"partial": "os.system", "kwargs": {}}})

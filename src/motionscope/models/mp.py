@@ -27,7 +27,6 @@ heads follow the caller's autocast (the official code trained them under fp16 au
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -570,14 +569,23 @@ def convert_official(state_dict: Mapping[str, torch.Tensor], model: nn.Module | 
     return sd
 
 
+# the callables a recorded constructor argument may name: a fixture's JSON never chooses what
+# gets imported (a config file is data, not code)
+_OFFICIAL_PARTIALS = {"torch.nn.LayerNorm": nn.LayerNorm, "torch.nn.GELU": nn.GELU,
+                      "torch.nn.BatchNorm1d": nn.BatchNorm1d, "torch.nn.BatchNorm2d": nn.BatchNorm2d}
+
+
 def _decode_official_kwargs(kwargs: Mapping) -> dict:
     """Constructor kwargs recorded as JSON: ``{"partial": "torch.nn.LayerNorm", "kwargs": {...}}``
-    becomes ``functools.partial(torch.nn.LayerNorm, ...)``."""
+    becomes ``functools.partial(torch.nn.LayerNorm, ...)``; only the layers above can be named."""
     out = {}
     for k, v in kwargs.items():
         if isinstance(v, Mapping) and "partial" in v:
-            mod_name, _, attr = v["partial"].rpartition(".")
-            out[k] = partial(getattr(importlib.import_module(mod_name), attr), **v.get("kwargs", {}))
+            target = _OFFICIAL_PARTIALS.get(v["partial"])
+            if target is None:
+                raise ConfigError(f"constructor argument {k!r} names {v['partial']!r}; only "
+                                  f"{sorted(_OFFICIAL_PARTIALS)} can be used in an official config")
+            out[k] = partial(target, **v.get("kwargs", {}))
         else:
             out[k] = v
     return out
