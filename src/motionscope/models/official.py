@@ -30,7 +30,8 @@ from ..statedict import (
 )
 
 # system name (as in the fixtures' "system" field, case-insensitive) -> model module
-SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet"}
+SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet",
+           "drsr": "drsr"}
 
 _WRAPPER_KEYS = ("model", "state_dict", "model_state", "module", "teacher", "student")
 
