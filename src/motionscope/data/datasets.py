@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from ..argcheck import check_kwargs
 from ..errors import ConfigError, DataError
-from . import mp_cache, skeleton, video
+from . import mp_cache, rgbd, skeleton, video
 from .synthetic import SyntheticClipDataset, SyntheticSkeletonDataset
 
 
@@ -56,6 +56,9 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "videos": video.build_videos,
     "world_clips": video.build_world_clips,
     "mp_clips": mp_cache.build_mp_clips,
+    "rgbd_official": rgbd.build_rgbd_official,
+    "rgbd_world": rgbd.build_rgbd_world,
+    "rgbd_folders": rgbd.build_rgbd_folders,
 }
 
 

@@ -17,6 +17,7 @@ import torch
 from ..errors import DataError
 from ..io.index import Sample
 from ..io.rawframes import DEFAULT_TEMPLATE, FrameTemplate
+from .rgbd import read_rgbd_input
 from .skeleton import read_skeleton_input
 from .video import _BUILDER_ONLY, _COMMON, CLIP_ARGS, ClipDataset, RawframeDataset, VideoDataset, checked_args
 
@@ -92,4 +93,7 @@ INPUT_READERS: dict[str, Callable] = {
     "world_clips": read_clip_input,
     "ntu_skeleton": lambda cfg, p: read_skeleton_input(cfg, p, "ntu_skeleton"),
     "skeleton_dataset": lambda cfg, p: read_skeleton_input(cfg, p, "skeleton_dataset"),
+    "rgbd_official": read_rgbd_input,
+    "rgbd_world": read_rgbd_input,
+    "rgbd_folders": read_rgbd_input,
 }
