@@ -41,11 +41,11 @@ from torch import nn
 
 from ..argcheck import check_kwargs
 from ..errors import ConfigError
-from . import baselines, drsr, mamp, mienet, mp
+from . import baselines, bkind, drsr, mamp, mienet, mp
 
 # family name -> module; the order is the order of `motionscope info`
 FAMILIES: dict[str, ModuleType] = {"baselines": baselines, "mamp": mamp, "mp": mp, "mienet": mienet,
-                                  "drsr": drsr}
+                                  "drsr": drsr, "bkind": bkind}
 
 REQUIRED = ("MODELS", "TINY", "tiny_batch")
 

@@ -31,7 +31,7 @@ from ..statedict import (
 
 # system name (as in the fixtures' "system" field, case-insensitive) -> model module
 SYSTEMS = {"mamp": "mamp", "mp": "mp", "enmp": "mp", "mienet": "mienet", "mie": "mienet",
-           "drsr": "drsr"}
+           "drsr": "drsr", "bkind": "bkind"}
 
 _WRAPPER_KEYS = ("model", "state_dict", "model_state", "module", "teacher", "student")
 

@@ -12,6 +12,8 @@ replicated, so an ImageNet stem keeps its response to brightness edges in every 
 ``layers`` and ``base_width`` make smaller Bottleneck ResNets of the same layout (e.g.
 ``layers=(1, 1, 1, 1), base_width=16`` for CPU-sized runs on the embedded world); the defaults
 are ResNet-50, the only depth the official recipes and ImageNet checkpoints use.
+``width_per_group`` is torchvision's: the bottleneck's inner width is ``planes * wpg / 64`` while
+the stage outputs keep ``4 * planes`` channels (B-KinD's reduced-encoder fixtures use it).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 downsample: nn.Module | None = None):
+                 downsample: nn.Module | None = None, width_per_group: int = 64):
         super().__init__()
-        width = planes
+        width = int(planes * (width_per_group / 64.0))
         self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
@@ -60,17 +62,20 @@ class ResNet(nn.Module):
 
     ``num_classes=0`` replaces ``fc`` by an identity so ``forward`` returns pooled features.
     ``layers`` are the bottlenecks per stage; ``base_width`` the stem's channels and the first
-    stage's bottleneck width (doubled per stage; torchvision: 64).
+    stage's bottleneck width (doubled per stage; torchvision: 64); ``width_per_group`` scales
+    only the bottlenecks' inner width (torchvision's argument of that name).
     """
 
     def __init__(self, layers: Sequence[int] = RESNET50_LAYERS, num_classes: int = 1000,
-                 in_chans: int = 3, zero_init_residual: bool = False, base_width: int = 64):
+                 in_chans: int = 3, zero_init_residual: bool = False, base_width: int = 64,
+                 width_per_group: int = 64):
         super().__init__()
         layers = tuple(int(n) for n in layers)
-        if len(layers) != 4 or min(layers) < 1 or base_width < 1:
-            raise ConfigError(f"ResNet needs 4 stages of >= 1 bottleneck and base_width >= 1; "
-                              f"got layers={list(layers)}, base_width={base_width}")
-        self.layers, self.base_width = layers, base_width
+        if len(layers) != 4 or min(layers) < 1 or base_width < 1 or width_per_group < 1:
+            raise ConfigError(f"ResNet needs 4 stages of >= 1 bottleneck, base_width >= 1 and "
+                              f"width_per_group >= 1; got layers={list(layers)}, "
+                              f"base_width={base_width}, width_per_group={width_per_group}")
+        self.layers, self.base_width, self.width_per_group = layers, base_width, width_per_group
         w = base_width
         self.inplanes = w
         self.in_chans = in_chans
@@ -104,9 +109,10 @@ class ResNet(nn.Module):
                 nn.Conv2d(self.inplanes, planes * Bottleneck.expansion, 1, stride, bias=False),
                 nn.BatchNorm2d(planes * Bottleneck.expansion),
             )
-        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
+        wpg = self.width_per_group
+        layers = [Bottleneck(self.inplanes, planes, stride, downsample, wpg)]
         self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        layers += [Bottleneck(self.inplanes, planes, width_per_group=wpg) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,8 +178,11 @@ def load_imagenet(model: ResNet, checkpoint: str | os.PathLike) -> ResNet:
                and (fc_fits or not k.startswith("fc."))]
     unexpected = [k for k in sd if k not in own]
     if missing or unexpected:
-        arch = ("ResNet-50" if model.layers == RESNET50_LAYERS and model.base_width == 64 else
-                f"ResNet (layers {list(model.layers)}, base_width {model.base_width})")
+        standard = (model.layers == RESNET50_LAYERS and model.base_width == 64
+                    and getattr(model, "width_per_group", 64) == 64)
+        arch = ("ResNet-50" if standard else
+                f"ResNet (layers {list(model.layers)}, base_width {model.base_width}, "
+                f"width_per_group {getattr(model, 'width_per_group', 64)})")
         raise CheckpointError(
             checkpoint,
             f"not a torchvision-layout {arch} checkpoint: "
