@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "stimuli",
-           "bmp_eval", "presets", "config", "convert_checkpoint"]
+           "bmp_eval", "presets", "config", "convert_checkpoint", "experiment_create",
+           "experiment_serve", "experiment_export", "experiment_status"]
 
 
 def train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
@@ -191,3 +192,54 @@ def info() -> dict[str, Any]:
         "models": list_models(),
         "presets": list(list_presets()),
     }
+
+
+# ----------------------------------------------------------------------------- experiment
+def experiment_create(stimuli: str | os.PathLike, out: str | os.PathLike, *,
+                      conditions: str | list[str] | None = None, participants: int = 20,
+                      trials_per_participant: int | None = None, catch: int = 4,
+                      practice: int = 2, seed: int = 0, practice_condition: str | None = None,
+                      extras: str = "auto", video_format: str = "mp4",
+                      platform: str = "lab", force: bool = False, progress: bool = True) -> Path:
+    """Write a psychophysics experiment folder from a ``stimuli`` folder (settings, texts, trial
+    plan, browser-playable videos); returns its ``experiment.yaml``. No torch.
+    See :func:`motionscope.experiment.create.create_experiment` and docs/psychophysics.md.
+    """
+    from .experiment.create import create_experiment
+
+    return create_experiment(stimuli, out, conditions=conditions, participants=participants,
+                             trials_per_participant=trials_per_participant, catch=catch,
+                             practice=practice, seed=seed, practice_condition=practice_condition,
+                             extras=extras, video_format=video_format, platform=platform,
+                             force=force, progress=progress)
+
+
+def experiment_serve(experiment: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000,
+                     db_url: str | None = None, proxy_headers: bool = False,
+                     log_level: str = "info", announce=print) -> None:
+    """Serve an experiment folder with uvicorn until interrupted (checks its videos and the
+    database first). No torch. See :func:`motionscope.experiment.app.serve`.
+    """
+    from .experiment.app import serve
+
+    return serve(experiment, host=host, port=port, db_url=db_url, proxy_headers=proxy_headers,
+                 log_level=log_level, announce=announce)
+
+
+def experiment_export(experiment: str | os.PathLike, out: str | os.PathLike,
+                      db_url: str | None = None) -> dict[str, Path]:
+    """Write an experiment's trials, participants and questionnaire answers as CSV to ``out``.
+    No torch. See :func:`motionscope.experiment.export.export_experiment`.
+    """
+    from .experiment.export import export_experiment
+
+    return export_experiment(experiment, out, db_url=db_url)
+
+
+def experiment_status(experiment: str | os.PathLike, db_url: str | None = None) -> dict:
+    """Participants started/completed/excluded and answered trials per condition. No torch.
+    See :func:`motionscope.experiment.app.experiment_status`.
+    """
+    from .experiment.app import experiment_status as _status
+
+    return _status(experiment, db_url=db_url)

@@ -225,6 +225,11 @@ def demo(out: Annotated[str, typer.Option(help="output folder")] = "runs/demo",
     api.demo(out=out, quick=quick)
 
 
+from .cli_experiment import experiment_app  # noqa: E402
+
+app.add_typer(experiment_app, name="experiment")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted,
     by Ctrl-C or by a SIGTERM to the process group: ``motionscope.signals``)."""
