@@ -320,3 +320,11 @@ def test_official_builder_maps_the_namespace():
     f = build_official("lib/model/fusion_Net.py::CrossFusionNet",
                        {"args": {"N": 3, "epoch": 0, "epochs": 100}, "num_classes": 25})
     assert isinstance(f, CrossFusionNet) and not hasattr(f.Modalit_rgb.dtn, "mlp_head_small")
+
+
+def test_frame_size_that_does_not_halve_down_the_stem_is_a_clear_error():
+    model = _tiny()
+    batch = tiny_batch("drsr", model, 1)
+    batch = {**batch, "video": torch.randn(1, 3, 8, 48, 48), "heat": torch.rand(1, 1, 8, 48, 48)}
+    with pytest.raises(DataError, match="multiple of 32"):
+        model(batch)

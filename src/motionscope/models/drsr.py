@@ -36,6 +36,7 @@ import inspect
 import os
 import random
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -434,7 +435,9 @@ class CrossFusionNet(nn.Module):
                 "distill": om["distill"] + ok["distill"]}
 
     def _losses(self, o: dict, target: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        with torch.autocast(o["en_x"].device.type, enabled=False):  # BCE on probabilities: fp32 only
+        dev = o["en_x"].device.type
+        off = torch.autocast(dev, enabled=False) if dev in ("cpu", "cuda") else nullcontext()
+        with off:  # BCE on probabilities: fp32 only (refused under autocast)
             pr, pd = torch.sigmoid(o["disc_r"].float()), torch.sigmoid(o["disc_d"].float())
             bce = (F.binary_cross_entropy(pr, torch.ones_like(pr))
                    + F.binary_cross_entropy(pd, torch.zeros_like(pd)))

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import DataError
+
 
 def pool_heat_to(heat: torch.Tensor, width: int) -> torch.Tensor:
     """Max-pool ``(B, 1, T, H, W)`` 2x2 per frame, repeatedly, until its width is <= ``width``."""
@@ -56,6 +58,10 @@ class FRPModule(nn.Module):
         if self.window < 1:
             return x
         h = heat.at_width(x.shape[-1]) if isinstance(heat, HeatPyramid) else pool_heat_to(heat, x.shape[-1])
+        if h.shape[-2:] != x.shape[-2:]:
+            raise DataError(None, f"FRP: the heat map pools to {tuple(h.shape[-2:])} but the features are "
+                                  f"{tuple(x.shape[-2:])}: the frame size must halve exactly down the stem "
+                                  "(a multiple of 32, e.g. 224; the official code fails the same way)")
         w = self.rpconv1d.weight.reshape(2).to(x.dtype)
         return w[0] * x + w[1] * (x * (h + 1))
 
