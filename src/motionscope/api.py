@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["train", "evaluate", "predict", "demo", "info", "synth", "prepare", "stimuli",
            "bmp_eval", "presets", "config", "convert_checkpoint", "experiment_create",
-           "experiment_serve", "experiment_export", "experiment_status"]
+           "experiment_serve", "experiment_export", "experiment_status", "experiment_analyze"]
 
 
 def train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
@@ -243,3 +243,21 @@ def experiment_status(experiment: str | os.PathLike, db_url: str | None = None) 
     from .experiment.app import experiment_status as _status
 
     return _status(experiment, db_url=db_url)
+
+
+def experiment_analyze(experiment: str | os.PathLike, runs: str | list[str] | None,
+                       out: str | os.PathLike, db_url: str | None = None,
+                       min_correct: int | None = None, require_complete: bool = True,
+                       n_boot: int = 2000, seed: int = 0, stimuli: str | None = None,
+                       progress: bool = True) -> dict:
+    """Humans beside models: per-condition accuracy with bootstrap intervals over participants,
+    the catch-trial exclusion rule, each run's accuracy on the same trials and the error
+    consistency (kappa) per condition, beside the paper's Tab. S6; tables and a chart in
+    ``out``. Torch only when a run's predictions must be computed (bmp-eval).
+    See :func:`motionscope.experiment.analyze.analyze`.
+    """
+    from .experiment.analyze import analyze
+
+    return analyze(experiment, runs, out, db_url=db_url, min_correct=min_correct,
+                   require_complete=require_complete, n_boot=n_boot, seed=seed, stimuli=stimuli,
+                   progress=progress)

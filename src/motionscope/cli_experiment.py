@@ -107,4 +107,49 @@ def status(experiment: Annotated[str, typer.Argument(help="experiment folder")],
 
 
 # ----------------------------------------------------------------------------- analyze
-# `motionscope experiment analyze` (exp-browser) goes here.
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _kappa(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+@experiment_app.command("analyze")
+def analyze(experiment: Annotated[str, typer.Argument(help="experiment folder")],
+            out: Annotated[str, typer.Option(help="output folder for tables and chart")],
+            runs: Annotated[str | None, typer.Option(
+                help="comma-separated run directories, checkpoints or bmp-eval output folders "
+                     "(their per-clip predictions; computed with bmp-eval when absent)")] = None,
+            db: DbOption = None,
+            min_correct: Annotated[int | None, typer.Option(
+                help="catch trials a participant must get right to be kept (default: the "
+                     "experiment's catch.min_correct)")] = None,
+            include_incomplete: Annotated[bool, typer.Option(
+                "--include-incomplete", help="keep participants who did not finish")] = False,
+            bootstrap: Annotated[int, typer.Option(
+                help="bootstrap resamples of participants for the 95% intervals")] = 2000,
+            seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
+            stimuli: Annotated[str | None, typer.Option(
+                help="stimuli folder for computing predictions (default: the one the "
+                     "experiment was made from)")] = None):
+    """Humans beside models per condition: accuracy with 95% intervals, exclusions, each model on
+    the same trials, error consistency (kappa), the paper's Tab. S6."""
+    res = api.experiment_analyze(experiment, runs, out, db_url=db, min_correct=min_correct,
+                                 require_complete=not include_incomplete, n_boot=bootstrap,
+                                 seed=seed, stimuli=stimuli)
+    ex = res["exclusion"]
+    if res["simulated"]:
+        typer.echo("SIMULATED participants only: these are not human data")
+    typer.echo(f"participants {ex['participants']}, kept {ex['kept']}, excluded {ex['excluded']} "
+               f"({ex['rule']})")
+    for why_id, why in ex["excluded_ids"].items():
+        typer.echo(f"  excluded {why_id}: {why}")
+    for r in res["rows"]:
+        lo, hi = r["human_lo"], r["human_hi"]
+        ci = "" if lo is None else f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+        models = "".join(f"  {n} {_pct(m['acc'])} kappa {_kappa(m['kappa'])}"
+                         for n, m in r["models"].items())
+        typer.echo(f"{r['condition']:12s} {r['trials']:5d} trials  {100 * r['human']:5.1f}%{ci}"
+                   f"{models}")
+    typer.echo(f"tables: {res['files']['md']}  chart: {res['files'].get('chart', '-')}")

@@ -210,3 +210,60 @@ def test_read_bmp_eval_predictions(tmp_path):
     (bad / "RGB" / "test_predictions.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="not a bmp-eval predictions file"):
         read_model_predictions(bad)
+
+
+# ----------------------------------------------------------------------------- the command
+def test_analyze_command_end_to_end(tiny_stimuli, tmp_path, capsys):
+    """Simulated participants answer through the HTTP API; `motionscope experiment analyze`
+    excludes the one who missed the catch trials, scores a model (bmp-eval predictions) on
+    exactly their trials and labels the study SIMULATED."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from motionscope.experiment.app import build_app
+    from motionscope.experiment.create import create_experiment
+    from motionscope.experiment.simulate import accuracy_policy, simulate_participant, simulated_id
+    from motionscope.testing import run_cli
+
+    exp = tmp_path / "exp"
+    create_experiment(tiny_stimuli, exp, participants=3, catch=2, practice=1, progress=False)
+    plan = json.loads((exp / "plan.json").read_text())
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    app = build_app(exp, db)
+    with TestClient(app) as client:
+        for i, catch_acc in enumerate([1.0, 1.0, 1.0, 0.0]):
+            simulate_participant(client, plan, accuracy_policy(0.7, plan["num_classes"], catch_acc),
+                                 params={"participant": simulated_id(i)}, seed=i,
+                                 fetch_videos=False)
+    app.server.store.dispose()
+    # a model that is right on every clip of class 0 and wrong elsewhere
+    man = json.loads((tiny_stimuli / "stimuli.json").read_text())
+    for cond, info in man["conditions"].items():
+        rows = []
+        for line in (tiny_stimuli / info["list"]).read_text().split():
+            path, lab = line.rsplit(",", 1)
+            rows.append((path, int(lab), 0))
+        _write_predictions(tmp_path / "modelA" / cond / "test_predictions.csv", rows)
+    out = tmp_path / "ana"
+    code, text, err = run_cli(capsys, "experiment", "analyze", str(exp), "--runs",
+                              str(tmp_path / "modelA"), "--out", str(out), "--db", db,
+                              "--bootstrap", "200")
+    assert code == 0, err
+    assert "SIMULATED participants only" in text
+    assert "excluded SIMULATED-0003: catch trials 0/2 correct" in text
+    res = json.loads((out / "analysis.json").read_text())
+    assert res["simulated"] and res["exclusion"]["kept"] == 3
+    paired = list(csv.DictReader(open(out / "trials_paired.csv")))
+    assert {r["participant"] for r in paired} == {simulated_id(i) for i in range(3)}
+    assert len(paired) == 3 * plan["trials_per_participant"]
+    for row in res["rows"]:
+        mine = [r for r in paired if r["condition"] == row["condition"]]
+        assert row["trials"] == len(mine)
+        assert row["human"] == pytest.approx(np.mean([int(r["correct"]) for r in mine]))
+        m = row["models"]["modelA"]
+        assert m["trials"] == len(mine) and m["missing"] == 0
+        assert m["acc"] == pytest.approx(np.mean([r["label"] == "0" for r in mine]))
+    for name in ("analysis.csv", "analysis.md", "analysis.png", "exclusions.csv"):
+        assert (out / name).stat().st_size > 0
+    assert "SIMULATED" in (out / "analysis.md").read_text()

@@ -7,7 +7,7 @@ From an experiment's answers (its database, through :mod:`.export`) this compute
   sampled), so a few participants with many trials do not look like many independent ones;
 * the **exclusion rule** as in the paper (88 of 90 kept after four plain RGB catch trials): a
   participant is excluded when they answered fewer than ``min_correct`` of their catch trials
-  correctly (default: the experiment's ``catch.min_correct``, or all of them when that is 0)
+  correctly (default: the experiment's ``catch.min_correct``, which create sets to all of them)
   and, by default, when they did not complete the session; who was excluded and why is reported;
 * each **model's accuracy on exactly the same trials**: every human test trial is paired with the
   model's prediction for the same video, taken from ``bmp-eval``'s per-clip predictions
@@ -44,7 +44,7 @@ from ..stimuli.conditions import CONDITIONS, PAPER_BASELINES, PAPER_TOP1
 
 __all__ = ["Trial", "error_consistency", "bootstrap_ci", "apply_exclusion", "condition_summary",
            "read_model_predictions", "analyze_trials", "clip_key", "write_tables", "plot_analysis",
-           "SIMULATED_PREFIX"]
+           "read_export", "analyze", "SIMULATED_PREFIX"]
 
 #: participant ids of simulated participants start with this (see :mod:`.simulate`); an analysis
 #: whose kept participants are all simulated is labelled SIMULATED in every table and chart
@@ -468,3 +468,100 @@ def plot_analysis(result: dict, path: str | os.PathLike, title: str) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- from an experiment
+def _stimuli_name(source: str, condition: str, roots: dict[str, str]) -> str:
+    """The clip's path relative to its condition's ``videos`` folder (bmp-eval's ``name``) from
+    the plan's ``source`` (relative to the stimuli folder)."""
+    src = source.replace("\\", "/")
+    for prefix in (roots.get(condition), f"{condition}/videos", condition):
+        if prefix and src.startswith(prefix.rstrip("/") + "/"):
+            return clip_key(src[len(prefix.rstrip("/")) + 1:])
+    return clip_key(src)
+
+
+def read_export(trials_csv: str | os.PathLike, participants_csv: str | os.PathLike,
+                roots: dict[str, str] | None = None) -> tuple[list[Trial], dict[str, bool]]:
+    """The answered trials and who completed, from ``motionscope experiment export``'s
+    ``trials.csv`` and ``participants.csv``. A participant is named by the recruitment id
+    (``external_id``; ``<id>:<external_id>`` where two platforms share one)."""
+    roots = roots or {}
+
+    def rows(path):
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                return list(csv.DictReader(f))
+        except OSError as e:
+            raise DataError(path, f"cannot read ({e.strerror or e})") from None
+
+    prows = rows(participants_csv)
+    ext = [r.get("external_id", "") for r in prows]
+    unique = len(set(ext)) == len(ext)
+    name = {r["participant"]: (r["external_id"] if unique else f"{r['participant']}:{r['external_id']}")
+            for r in prows}
+    completed = {name[r["participant"]]: bool(r.get("completed_at")) for r in prows}
+    trials = []
+    for line, r in enumerate(rows(trials_csv), start=2):
+        if r.get("response", "") == "":
+            continue
+        try:
+            trials.append(Trial(name.get(r["participant"], r["participant"]),
+                                int(r["trial_index"]), r["kind"], r["condition"],
+                                _stimuli_name(r.get("source") or r["video"], r["condition"], roots),
+                                int(r["label"]), int(r["response"])))
+        except (KeyError, ValueError) as e:
+            raise DataError(trials_csv, f"line {line}: not an experiment export row ({e})") from None
+    return trials, completed
+
+
+def analyze(experiment: str | os.PathLike, runs: Sequence[str] | str | None, out: str | os.PathLike,
+            db_url: str | None = None, min_correct: int | None = None,
+            require_complete: bool = True, n_boot: int = 2000, seed: int = 0,
+            stimuli: str | os.PathLike | None = None, chart: bool = True,
+            progress: bool = True) -> dict:
+    """Export the experiment's answers to ``<out>/export/``, apply the exclusion rule, pair every
+    kept test trial with each run's prediction for the same clip and write the tables and chart
+    (module docstring). ``runs``: run directories, checkpoints or bmp-eval output folders (a
+    list or comma string; none: humans alone); ``stimuli``: where bmp-eval reads the clips when
+    a run has no predictions yet (default: the stimuli folder the experiment was made from).
+    Returns ``{"rows", "exclusion", "simulated", "models", "files"}``."""
+    from .export import export_experiment
+    from .folder import load_experiment
+
+    exp = load_experiment(experiment)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(runs, str):
+        runs = [r for r in (x.strip() for x in runs.split(",")) if r]
+    runs = list(runs or [])
+    if n_boot < 1:
+        raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
+    files = export_experiment(experiment, out / "export", db_url=db_url)
+    stim_root = Path(stimuli) if stimuli else (Path(exp.plan["stimuli"]) if exp.plan.get("stimuli")
+                                               else None)
+    roots = {}
+    if stim_root is not None and (stim_root / "stimuli.json").is_file():
+        try:
+            man = json.loads((stim_root / "stimuli.json").read_text(encoding="utf-8"))
+            roots = {c: str(v.get("root", "")) for c, v in man.get("conditions", {}).items()}
+        except (OSError, ValueError):
+            roots = {}
+    trials, completed = read_export(files["trials"], files["participants"], roots)
+    if min_correct is None:
+        min_correct = int(exp.cfg["catch.min_correct"])
+    conditions = [c for c in exp.plan["conditions"]]
+    models = model_predictions(runs, stim_root, conditions, out, progress=progress) if runs else {}
+    res = analyze_trials(trials, models, completed, min_correct, require_complete, n_boot, seed)
+    res["models"] = models
+    res["model_names"] = list(models)
+    res["num_classes"] = len(exp.classes)
+    title = f"{exp.cfg['title']} ({exp.root.name}): {len(res['exclusion'].kept)} participants kept"
+    paths = write_tables(res, out, title)
+    if chart:
+        paths["chart"] = out / "analysis.png"
+        plot_analysis(res, paths["chart"], title)
+    paths.update({f"export_{k}": v for k, v in files.items()})
+    return {"rows": res["rows"], "exclusion": res["exclusion"].as_dict(),
+            "simulated": res["simulated"], "models": list(models),
+            "files": {k: str(v) for k, v in paths.items()}}
