@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from ..argcheck import check_kwargs
 from ..errors import ConfigError, DataError
-from . import mp_cache, rgbd, skeleton, video
+from . import mp_cache, pairs, rgbd, skeleton, video
 from .synthetic import SyntheticClipDataset, SyntheticSkeletonDataset
 
 
@@ -59,6 +59,9 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "rgbd_official": rgbd.build_rgbd_official,
     "rgbd_world": rgbd.build_rgbd_world,
     "rgbd_folders": rgbd.build_rgbd_folders,
+    "frame_pairs": pairs.build_frame_pairs,
+    "world_pairs": pairs.build_world_pairs,
+    "video_pairs": pairs.build_video_pairs,
 }
 
 
