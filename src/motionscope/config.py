@@ -30,6 +30,9 @@ class ModelConfig:
     pretrained_system: str | None = None  # e.g. "mamp": load through models.official
     pretrained_partial: bool = False  # load the tensors that fit, keep the rest new (listed)
     attention: str | None = None  # "sdpa" | "naive" for transformer models
+    # every BatchNorm's momentum (None: the model's own); short CPU runs of models built with a
+    # slow running average (DRSR's 0.01) evaluate with lagging statistics otherwise
+    bn_momentum: float | None = None
 
 
 @dataclass
@@ -64,7 +67,7 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    name: str = "cosine"  # cosine | step | constant
+    name: str = "cosine"  # cosine | step | constant | drsr_cosine (DRSR's released half-peak schedule)
     warmup_epochs: float = 0.0
     warmup_start_factor: float = 0.0
     min_lr: float = 0.0
@@ -99,6 +102,9 @@ class EvalConfig:
     views: int = 1  # clips/crops per sample, averaged (multi-view testing)
     topk: list[int] = field(default_factory=lambda: [1, 5])
     plots: bool = True
+    # "legacy": DRSR's released test protocol (random token sampling, best of four head
+    # combinations on the evaluated split), reported beside the standard numbers (tasks/drsr_eval.py)
+    protocol: str = "standard"
 
 
 @dataclass
@@ -279,7 +285,8 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
 _CHOICES = {
     "task": ("classify", "pretrain"),
     "optim.name": ("adamw", "sgd"),
-    "sched.name": ("cosine", "step", "constant"),
+    "sched.name": ("cosine", "step", "constant", "drsr_cosine"),
+    "eval.protocol": ("standard", "legacy"),
     "train.amp": ("none", "bf16", "fp16"),
     "model.attention": (None, "sdpa", "naive"),
 }

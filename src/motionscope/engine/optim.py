@@ -59,8 +59,26 @@ def build_optimizer(model: nn.Module, cfg, lr: float, device_type: str = "cpu"):
     raise ConfigError(f"unknown optimiser optim.name={cfg.name!r}")
 
 
+def drsr_epoch_lr(epoch: int, lr: float, warmup: int, epochs: int, min_lr: float) -> float:
+    """The learning rate DRSR's released ``tools/train.py`` trains epoch ``epoch`` with.
+
+    Its manual warm-up sets ``linspace(1e-8, lr, warmup)[epoch]`` only for epochs below
+    ``warmup - 1``, and its ``CosineAnnealingLR(T_max = epochs - warmup)`` is stepped (in its
+    chainable form) from epoch ``warmup`` on, so the cosine starts from the last warm-up value:
+    with warmup 3 the epochs run at 1e-8, lr/2, lr/2, lr/2, then a cosine from lr/2 to
+    ``min_lr`` (spec 5: the effective peak is half the nominal lr). Constant within an epoch.
+    """
+    if warmup >= 2 and epoch < warmup - 1:
+        return 1e-8 + (lr - 1e-8) * epoch / (warmup - 1)
+    peak = lr if warmup < 2 else 1e-8 + (lr - 1e-8) * (warmup - 2) / (warmup - 1)
+    span = max(epochs - warmup, 1)
+    t = min(max(epoch - warmup, 0), span)
+    return min_lr + (peak - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t / span))
+
+
 class LRSchedule:
-    """Per-step learning rate: linear warm-up, then half-cosine to ``min_lr`` or step decay.
+    """Per-step learning rate: linear warm-up, then half-cosine to ``min_lr`` or step decay;
+    ``drsr_cosine`` is DRSR's released per-epoch schedule (:func:`drsr_epoch_lr`).
 
     Stateless in the step (``lr_at(step)``), so resuming needs only the step counter, and the
     per-iteration update is what MAE/MAMP's ``adjust_learning_rate`` does.
@@ -74,6 +92,9 @@ class LRSchedule:
 
     def lr_at(self, step: int) -> float:
         c, lr = self.cfg, self.base_lr
+        if c.name == "drsr_cosine":
+            return drsr_epoch_lr(step // self.spe, lr, int(c.warmup_epochs), self.total // self.spe,
+                                 c.min_lr)
         if step < self.warmup:
             f = c.warmup_start_factor + (1 - c.warmup_start_factor) * step / self.warmup
             return lr * f

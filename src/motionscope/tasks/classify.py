@@ -170,11 +170,22 @@ def train(preset: str, overrides: list[str] | None = None, run_dir: str | None =
             atomic_write_text(rdir / "config.yaml", to_yaml(cfg))
             wrote_config = True
             print(f"run directory: {rdir}" + (f" (resuming {ckpt})" if ckpt else ""))
-        trainer = Trainer(cfg, model, datasets, rdir, dist_info)
+        legacy = str(cfg.eval.get("protocol", "standard")) == "legacy"
+        if legacy:  # DRSR's released protocol beside the standard one (tasks/drsr_eval.py)
+            from .drsr_eval import LegacyTracker
+
+            trainer = LegacyTracker(cfg, model, datasets, rdir, dist_info, legacy_seed=cfg.train.seed)
+        else:
+            trainer = Trainer(cfg, model, datasets, rdir, dist_info)
         if ckpt is not None:
             trainer.resume(ckpt)
         result = trainer.fit()
         result["run_dir"] = str(rdir)
+        if legacy and dist_info.is_main:
+            import json
+
+            result["legacy"] = trainer.legacy_summary()
+            atomic_write_text(rdir / "legacy.json", json.dumps(result["legacy"], indent=2))
         return result
     except BaseException:
         if dist_info.is_main and lock is not None and lock.fd is not None:
@@ -228,7 +239,16 @@ def evaluate(run_or_ckpt: str, overrides: list[str] | None = None, split: str | 
     paths = write_eval_outputs(out, res, metrics, classes, getattr(ds, "names", None), split,
                                cfg.eval.plots)
     scalars = {k: v for k, v in metrics.items() if k != "confusion"}
-    return {"split": split, "metrics": scalars, "files": {k: str(v) for k, v in paths.items()}}
+    out_d = {"split": split, "metrics": scalars, "files": {k: str(v) for k, v in paths.items()}}
+    if str(cfg.eval.get("protocol", "standard")) == "legacy":
+        from .drsr_eval import evaluate_protocols, is_drsr, write_legacy
+
+        if not is_drsr(model):
+            raise ConfigError(f"eval.protocol=legacy is DRSR's released test protocol; model "
+                              f"{cfg.model.name!r} has no DRSR heads")
+        out_d["protocols"] = evaluate_protocols(model, loader, device, seed=cfg.train.seed)
+        out_d["files"]["protocols"] = str(write_legacy(out, split, out_d["protocols"]))
+    return out_d
 
 
 def predict(ckpt: str, input_path: str, topk: int = 5) -> dict:

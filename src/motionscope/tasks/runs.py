@@ -39,6 +39,13 @@ def build_model(cfg: DictConfig, pretrained: bool = True) -> torch.nn.Module:
         from ..models.layers.transformer import set_attention_mode
 
         set_attention_mode(model, cfg.model.attention)
+    if cfg.model.get("bn_momentum") is not None:
+        m = float(cfg.model.bn_momentum)
+        if not 0.0 < m <= 1.0:
+            raise ConfigError(f"model.bn_momentum={m}: must be in (0, 1]")
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                mod.momentum = m
     if pretrained and cfg.model.pretrained:
         report = load_pretrained(model, cfg.model.pretrained, model_name=cfg.model.name,
                                  system=cfg.model.pretrained_system,
@@ -85,8 +92,35 @@ def set_threads(cfg: DictConfig) -> None:
         pass
 
 
+_RGBD_DATASETS = ("rgbd_official", "rgbd_world", "rgbd_folders")
+
+
+def _check_rgbd(cfg: DictConfig) -> None:
+    """DRSR: the clip length is the model's ``num_frames`` (its RCM runs over time), the data's
+    FRP window its ``frp_window``, and a fusion model reads both streams."""
+    args, margs = dict(cfg.data.args), dict(cfg.model.args)
+    t, frames = int(args.get("sample_duration", 64)), int(margs.get("num_frames", 64))
+    if cfg.model.name.startswith("drsr") and t != frames:
+        raise ConfigError(f"data.args.sample_duration={t} but model.args.num_frames={frames}: "
+                          "DRSR's RCM is built for a fixed clip length; set both")
+    w, mw = int(args.get("window", 10)), margs.get("frp_window")
+    if mw is not None and int(mw) != w:
+        raise ConfigError(f"data.args.window={w} but model.args.frp_window={mw}: set both")
+    fused = args.get("modality", "rgb") == "fusion"
+    if cfg.model.name == "drsr_fusion" and not fused:
+        raise ConfigError("model drsr_fusion reads RGB and depth: set data.args.modality=fusion")
+    if cfg.model.name == "drsr" and fused:
+        raise ConfigError("data.args.modality=fusion gives two streams: use model.name=drsr_fusion "
+                          "(or modality rgb / depth for the unimodal drsr)")
+    if int(cfg.eval.views) != 1:
+        raise ConfigError(f"RGB-D datasets give one view per sample: set eval.views=1 (is {cfg.eval.views})")
+
+
 def check_data_against_model(cfg: DictConfig) -> None:
     """Fail early when data and model disagree on the segment count or the eval views."""
+    if cfg.data.name in _RGBD_DATASETS:
+        _check_rgbd(cfg)
+        return
     if cfg.data.name not in _CLIP_DATASETS:
         return
     from ..data.video import clip_segments, clip_views
