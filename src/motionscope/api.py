@@ -261,3 +261,49 @@ def experiment_analyze(experiment: str | os.PathLike, runs: str | list[str] | No
     return analyze(experiment, runs, out, db_url=db_url, min_correct=min_correct,
                    require_complete=require_complete, n_boot=n_boot, seed=seed, stimuli=stimuli,
                    progress=progress)
+
+
+# ----------------------------------------------------------------------------- B-KinD discovery
+def discover_train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
+                   fresh: bool = False) -> dict:
+    """Train a B-KinD preset (losses only) with the engine; see
+    :func:`motionscope.tasks.discover.train`."""
+    from .tasks.discover import train as _train
+
+    return _train(preset, overrides, run_dir=run_dir, fresh=fresh)
+
+
+def discover_extract(ckpt: str, inputs: str, out_dir: str, *, boxes: str | None = None,
+                     batch_size: int = 32, official_bn_train: bool = False,
+                     image_size: int | None = None, num_keypoints: int | None = None,
+                     device: str = "auto") -> dict:
+    """Discovered keypoints of every video of ``inputs`` (batched) into ``out_dir``: npz,
+    DeepLabCut CSV and SLEAP analysis h5 per video; ``boxes``: box/multi-agent mode. See
+    :func:`motionscope.tasks.discover.extract`."""
+    from .tasks.discover import extract as _extract
+
+    return _extract(ckpt, inputs, out_dir, boxes=boxes, batch_size=batch_size,
+                    official_bn_train=official_bn_train, image_size=image_size,
+                    num_keypoints=num_keypoints, device=device)
+
+
+def discover_render(track: str, video: str, out: str, *, start: int = 0, num: int | None = 300,
+                    fps: float | None = None) -> Path:
+    """An mp4 / GIF / PNG of a track's keypoints and covariance ellipses on its video. See
+    :func:`motionscope.tasks.discover.render`."""
+    from .tasks.discover import render as _render
+
+    return _render(track, video, out, start=start, num=num, fps=fps)
+
+
+def discover_regress(keypoints: str, labels: str, out_dir: str | None = None, *,
+                     ridge: float = 0.0, folds: int = 5, with_confidence: bool = False,
+                     with_covariance: bool = False, joints: list[str] | None = None,
+                     match: str = "name", baseline: bool = False) -> dict:
+    """Cross-validated linear pose read-out of a discovered track against a label file. See
+    :func:`motionscope.tasks.readouts.regress`."""
+    from .tasks.readouts import regress as _regress
+
+    return _regress(keypoints, labels, out_dir, ridge=ridge, folds=folds,
+                    with_confidence=with_confidence, with_covariance=with_covariance,
+                    joints=joints, match=match, baseline=baseline)

@@ -230,6 +230,11 @@ from .cli_experiment import experiment_app  # noqa: E402
 app.add_typer(experiment_app, name="experiment")
 
 
+from .cli_discover import app as _discover_app  # noqa: E402
+
+app.add_typer(_discover_app, name="discover")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: MotionscopeError -> one clear line on stderr, exit code 2 (130 if interrupted,
     by Ctrl-C or by a SIGTERM to the process group: ``motionscope.signals``)."""

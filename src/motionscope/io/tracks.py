@@ -162,8 +162,9 @@ def write_sleap_analysis(path: str | os.PathLike, track: KeypointTrack) -> None:
         f.create_dataset("track_occupancy", data=present.any(-1).T.astype(np.uint8))
         f.create_dataset("point_scores", data=np.where(present, track.confidence, np.nan)
                          .astype(np.float64).transpose(0, 2, 1))
-        inst = np.where(present.any(-1), np.nanmean(np.where(present, track.confidence, np.nan),
-                                                    -1) if K else 0.0, np.nan)
+        n = present.sum(-1)
+        inst = np.where(n > 0, np.where(present, track.confidence, 0.0).sum(-1)
+                        / np.maximum(n, 1), np.nan)
         f.create_dataset("instance_scores", data=inst.astype(np.float64))
         f.create_dataset("tracking_scores", data=np.zeros((M, T), np.float64))
         f.create_dataset("node_names", data=np.array([f"kp{k}".encode() for k in range(K)],

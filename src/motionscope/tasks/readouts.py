@@ -1,0 +1,262 @@
+"""Read-outs of discovered keypoints: how much pose they carry (linear regression to labelled
+keypoints, cross-validated), and a simple baseline to compare them with.
+
+Pose regression: features per frame (discovered keypoints, optionally + confidence and
+covariance) -> labelled keypoints, least squares with an intercept (``ridge`` > 0 adds an L2
+penalty on standardised features), fitted per labelled joint on the frames where that joint
+is labelled, evaluated by K-fold cross-validation over the labelled frames in contiguous blocks
+(neighbouring frames are nearly equal: shuffled folds would leak). Error = mean over labelled
+joints of the L2 distance in pixels, divided by a stated size and averaged over frames:
+``image`` (the official convention: x by the frame width, y by its height, i.e. in units of the
+image side), and ``pose`` (the larger side of the frame's labelled pose box).
+
+Baseline: the motion centroid and principal axes of the absolute frame difference (its
+weighted mean, covariance and total) per frame or per agent box - what any tracker of "where
+something moved" gives without learning.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+
+__all__ = ["fit_least_squares", "pose_regression", "labels_for_track", "motion_baseline",
+           "regress"]
+
+
+def fit_least_squares(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> tuple:
+    """``(mean, scale, W)`` of ``Y ~ [1, (X - mean) / scale] @ W`` (ridge on the non-constant
+    columns)."""
+    mu = X.mean(0)
+    sd = X.std(0)
+    sd[sd < 1e-9] = 1.0
+    Z = np.concatenate([np.ones((len(X), 1)), (X - mu) / sd], 1)
+    A = Z.T @ Z
+    if ridge > 0:
+        A = A + float(ridge) * len(X) * np.diag(np.r_[0.0, np.ones(Z.shape[1] - 1)])
+    W = np.linalg.lstsq(A, Z.T @ Y, rcond=None)[0]
+    return mu, sd, W
+
+
+def _predict(model, X):
+    mu, sd, W = model
+    return np.concatenate([np.ones((len(X), 1)), (X - mu) / sd], 1) @ W
+
+
+def pose_regression(features: np.ndarray, targets: np.ndarray, image_size: tuple[int, int],
+                    *, ridge: float = 0.0, folds: int = 5) -> dict:
+    """Cross-validated regression error of ``features (N, D)`` -> ``targets (N, J, 2)`` pixels
+    (NaN = not labelled); frames with non-finite features are left out. See the module doc."""
+    X = np.asarray(features, np.float64)
+    Y = np.asarray(targets, np.float64)
+    keep = np.isfinite(X).all(1) & np.isfinite(Y).all(-1).any(1)
+    X, Y = X[keep], Y[keep]
+    N, J = Y.shape[:2]
+    if N < max(folds, 2) * 2:
+        raise DataError(None, f"only {N} labelled frames with features: too few for {folds}-fold "
+                              "cross-validation")
+    pred = np.full_like(Y, np.nan)
+    bounds = np.linspace(0, N, folds + 1).astype(int)
+    for f in range(folds):
+        test = np.zeros(N, bool)
+        test[bounds[f]:bounds[f + 1]] = True
+        for j in range(J):
+            ok = np.isfinite(Y[:, j]).all(-1)
+            tr = ok & ~test
+            if tr.sum() < 2:
+                continue
+            m = fit_least_squares(X[tr], Y[tr, j], ridge)
+            te = ok & test
+            if te.any():
+                pred[te, j] = _predict(m, X[te])
+    H, W = image_size
+    d = pred - Y
+    err_img = np.sqrt((d[..., 0] / W) ** 2 + (d[..., 1] / H) ** 2)
+    lo, hi = np.nanmin(Y, 1), np.nanmax(Y, 1)
+    pose = np.maximum((hi - lo).max(-1), 1.0)
+    err_px = np.sqrt((d ** 2).sum(-1))
+    with np.errstate(invalid="ignore"):
+        per_img = np.nanmean(err_img, 1)
+        per_pose = np.nanmean(err_px / pose[:, None], 1)
+        per_px = np.nanmean(err_px, 1)
+    return {"frames": int(np.isfinite(per_img).sum()), "joints": J, "folds": folds,
+            "ridge": ridge, "features": int(X.shape[1]),
+            "error_image_pct": float(np.nanmean(per_img) * 100),
+            "error_pose_pct": float(np.nanmean(per_pose) * 100),
+            "error_px": float(np.nanmean(per_px))}
+
+
+def _frame_numbers(names: list[str] | None, T: int) -> np.ndarray:
+    if not names:
+        return np.arange(T)
+    nums = []
+    for n in names:
+        m = re.search(r"(\d+)(?!.*\d)", Path(str(n)).name)
+        if m is None:
+            return np.arange(T)
+        nums.append(int(m.group(1)))
+    return np.asarray(nums)
+
+
+def read_labels(path: str | os.PathLike):
+    """``(keypoints (M, T, J, 2), frame index per T, joint names, track names)`` of a label
+    file: DeepLabCut CSV/H5, SLEAP .slp/.h5, COCO JSON, or the world's behaviour ``.npz``."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as d:
+                kp = np.asarray(d["keypoints"], np.float32)
+                names = [str(n) for n in d["joint_names"]] if "joint_names" in d else None
+                vis = d["visible"] if "visible" in d else None
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(path, f"not a keypoint .npz ({e})") from None
+        if kp.ndim == 3:
+            kp = kp[None]
+        if vis is not None and vis.shape == kp.shape[1:3]:
+            pass  # occluded joints are still true positions
+        return kp, np.arange(kp.shape[1]), names, None
+    from ..io.keypoints import read_keypoints
+
+    kps = read_keypoints(path)
+    return kps.keypoints, _frame_numbers(kps.frame_names, kps.num_frames), kps.joint_names, \
+        kps.track_names
+
+
+def labels_for_track(track, label_path, joints: list[str] | None = None,
+                     match: str = "name") -> list[tuple[str, np.ndarray]]:
+    """Per discovered agent, its labelled keypoints ``(T, J, 2)`` on the track's frames.
+
+    Bad input, each one error naming the label file: labelled frames past the video; ``joints``
+    not in the file (its names are listed); several agents whose names are not the file's
+    tracks (``match="order"`` pairs them in order instead)."""
+    kp, fidx, jnames, tnames = read_labels(label_path)
+    T = track.num_frames
+    if len(fidx) and int(np.max(fidx)) >= T and np.isfinite(kp[:, fidx >= T]).any():
+        raise DataError(label_path, f"labels frames up to {int(np.max(fidx))} but the video of the "
+                                    f"track has {T} frames (0..{T - 1}): labels of another video?")
+    if joints:
+        have = jnames or []
+        miss = [j for j in joints if j not in have]
+        if miss:
+            raise DataError(label_path, f"has no keypoints named {miss} (its names: {have})")
+        kp = kp[:, :, [have.index(j) for j in joints]]
+    dense = np.full((kp.shape[0], T, kp.shape[2], 2), np.nan, np.float32)
+    ok = fidx < T
+    dense[:, fidx[ok]] = kp[:, ok]
+    names = track.names()
+    if track.num_agents == 1 and track.track_names is None:
+        if dense.shape[0] != 1:
+            labelled = np.isfinite(dense[..., 0]).any(-1).sum(1)
+            dense = dense[[int(np.argmax(labelled))]]
+        return [(names[0], dense[0])]
+    if match == "order":
+        if dense.shape[0] < track.num_agents:
+            raise DataError(label_path, f"has {dense.shape[0]} tracks for {track.num_agents} agents")
+        return [(n, dense[m]) for m, n in enumerate(names)]
+    tn = tnames or []
+    common = [n for n in names if n in tn]
+    if not common:
+        raise DataError(label_path, f"its tracks {tn} share no name with the discovered agents "
+                                    f"{names} (match='order' pairs them in order)")
+    return [(n, dense[tn.index(n)]) for n in common]
+
+
+def motion_baseline(source, boxes: np.ndarray | None = None) -> np.ndarray:
+    """``(M, T, 6)`` per frame (and agent box): centroid x, y, covariance xx, xy, yy and total
+    of the absolute grey frame difference to the previous frame (frame 0: to frame 1)."""
+    import cv2
+
+    prev = None
+    rows = []
+    for f in source.iter_frames():
+        g = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if prev is None:
+            prev = g
+            rows.append(None)
+            continue
+        rows.append(np.abs(g - prev))
+        prev = g
+    if len(rows) > 1:
+        rows[0] = rows[1]
+    T = len(rows)
+    M = 1 if boxes is None else boxes.shape[0]
+    out = np.full((M, T, 6), np.nan, np.float64)
+    H, W = rows[0].shape
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    for t, d in enumerate(rows):
+        for m in range(M):
+            if boxes is None:
+                sl = (slice(None), slice(None))
+            else:
+                b = boxes[m, t] if t < boxes.shape[1] else np.full(4, np.nan)
+                if not np.isfinite(b).all():
+                    continue
+                x0, y0 = max(int(b[0]), 0), max(int(b[1]), 0)
+                x1, y1 = min(int(b[2]) + 1, W), min(int(b[3]) + 1, H)
+                if x1 <= x0 or y1 <= y0:
+                    continue
+                sl = (slice(y0, y1), slice(x0, x1))
+            w = d[sl].astype(np.float64)
+            s = w.sum()
+            if s <= 0:
+                w, s = np.ones_like(w), float(w.size)
+            cx, cy = (w * xs[sl]).sum() / s, (w * ys[sl]).sum() / s
+            dx, dy = xs[sl] - cx, ys[sl] - cy
+            out[m, t] = [cx, cy, (w * dx * dx).sum() / s, (w * dx * dy).sum() / s,
+                         (w * dy * dy).sum() / s, s / w.size]
+    return out
+
+
+def regress(keypoints: str | os.PathLike, labels: str | os.PathLike, out_dir=None, *,
+            ridge: float = 0.0, folds: int = 5, with_confidence: bool = False,
+            with_covariance: bool = False, joints: list[str] | None = None,
+            match: str = "name", baseline: bool = False, video: str | None = None) -> dict:
+    """Pose regression of a discovered track (``.npz``) against a label file, per agent; with
+    ``baseline`` also the motion-baseline features of ``video`` (default: the track's video)."""
+    from ..io.tracks import read_track_npz
+
+    if folds < 2:
+        raise ConfigError(f"--folds must be >= 2, got {folds}")
+    track = read_track_npz(keypoints)
+    per = labels_for_track(track, labels, joints, match)
+    size = track.image_size
+    if size is None:
+        from ..data.pairs import FrameSource, _imread
+
+        src = FrameSource(video or track.video)
+        size = src.size if src.kind == "video" else _imread(src.path / src.files[0]).shape[:2]
+    feats = track.features(with_confidence, with_covariance)
+    base = None
+    if baseline:
+        from ..data.pairs import FrameSource
+
+        b = None
+        src = FrameSource(video or track.video)
+        if track.track_names is not None:
+            from ..io.boxes import boxes_from_keypoints
+
+            b = boxes_from_keypoints(track.keypoints, padding=0.25)
+        base = motion_baseline(src, b)
+    names = track.names()
+    results = {}
+    for n, Y in per:
+        m = names.index(n)
+        r = {"discovered": pose_regression(feats[m], Y, size, ridge=ridge, folds=folds)}
+        if base is not None:
+            r["baseline"] = pose_regression(base[m], Y, size, ridge=ridge, folds=folds)
+        results[n] = r
+    res = {"keypoints": str(keypoints), "labels": str(labels), "image_size": list(size),
+           "agents": results}
+    if out_dir is not None:
+        import json
+
+        from ..fsutil import atomic_write_text
+
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(out_dir) / "regression.json", json.dumps(res, indent=2))
+    return res

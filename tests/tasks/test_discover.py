@@ -1,0 +1,124 @@
+"""``motionscope discover``: train a tiny B-KinD on a tiny world, extract, render, regress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motionscope.errors import CheckpointError, DataError
+from motionscope.testing import run_cli
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from motionscope.synth import generate_world
+
+    root = tmp_path_factory.mktemp("bk") / "w"
+    generate_world(root, classes="pick_up,throw", clips_per_class=1, frames=16, size=(64, 64),
+                   formats=("behavior",), behavior_videos=(1, 1), behavior_segments=2,
+                   progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(world, tmp_path_factory):
+    from motionscope.api import discover_train
+
+    rdir = tmp_path_factory.mktemp("run") / "r"
+    res = discover_train("bkind_world", [f"data.root={world}", "train.max_steps=2",
+                                         "train.epochs=1", "data.batch_size=2",
+                                         "model.args.num_keypoints=3", "train.progress=false",
+                                         "data.args.frame_gap=2"], run_dir=str(rdir))
+    return res["run_dir"]
+
+
+def test_extract_writes_npz_csv_and_sleap_file_that_read_back(run, world, tmp_path, capsys):
+    from motionscope.io.keypoints import read_dlc_csv, read_sleap_analysis
+    from motionscope.io.tracks import read_track_npz
+
+    video = world / "behavior" / "train" / "video_000"
+    code, out, err = run_cli(capsys, "discover", "extract", run, str(video), "--out",
+                             str(tmp_path / "kp"), "--batch-size", "5")
+    assert code == 0, err
+    t = read_track_npz(tmp_path / "kp" / "video_000.npz")
+    assert t.keypoints.shape == (1, 32, 3, 2) and t.confidence.shape == (1, 32, 3)
+    assert t.covariance.shape == (1, 32, 3, 3) and np.isfinite(t.keypoints).all()
+    assert (t.keypoints >= -1).all() and (t.keypoints <= 64).all()
+    dlc = read_dlc_csv(tmp_path / "kp" / "video_000.csv")
+    assert np.allclose(dlc.keypoints[0], t.keypoints[0], atol=1e-3)
+    sl = read_sleap_analysis(tmp_path / "kp" / "video_000.analysis.h5")
+    assert np.allclose(sl.keypoints[0], t.keypoints[0], atol=1e-4)
+    assert sl.joint_names == ["kp0", "kp1", "kp2"]
+    # batched extraction gives what one frame at a time gives
+    from motionscope.data.pairs import input_settings
+    from motionscope.tasks.discover import extract_source, load_detector
+
+    model, args = load_detector(run)
+    one = extract_source(model, video, input_settings(args), batch_size=1, show_progress=False)
+    assert np.allclose(one.keypoints, t.keypoints, atol=1e-3)
+    # render a still and a GIF
+    code, _, err = run_cli(capsys, "discover", "render", str(tmp_path / "kp" / "video_000.npz"),
+                           str(video), "--out", str(tmp_path / "still.png"))
+    assert code == 0 and (tmp_path / "still.png").stat().st_size > 0, err
+    from motionscope.api import discover_render
+
+    assert discover_render(str(tmp_path / "kp" / "video_000.npz"), str(video),
+                           str(tmp_path / "a.gif"), num=4).is_file()
+    # regression against the world's true joints, with the baseline
+    from motionscope.api import discover_regress
+
+    res = discover_regress(str(tmp_path / "kp" / "video_000.npz"),
+                           str(world / "behavior" / "keypoints" / "video_000.npz"),
+                           str(tmp_path / "reg"), folds=2, baseline=True)
+    r = res["agents"]["agent0"]
+    assert r["discovered"]["frames"] == 32 and r["baseline"]["joints"] == 26
+    assert 0 < r["discovered"]["error_image_pct"] < 100
+
+
+def test_box_mode_one_track_per_agent(run, world, tmp_path):
+    from motionscope.api import discover_extract
+    from motionscope.io.tracks import read_track_npz
+
+    video = world / "behavior" / "train" / "video_000"
+    csv = tmp_path / "b.csv"
+    rows = ["frame,track,x,y,w,h"] + [f"{t},left,0,0,32,64" for t in range(32)] + \
+        [f"{t},right,32,0,32,64" for t in range(0, 32, 2)]
+    csv.write_text("\n".join(rows) + "\n")
+    discover_extract(run, str(video), str(tmp_path / "kp"), boxes=str(csv), batch_size=7)
+    t = read_track_npz(tmp_path / "kp" / "video_000.npz")
+    assert t.track_names == ["left", "right"] and t.keypoints.shape == (2, 32, 3, 2)
+    assert np.isfinite(t.keypoints[1, ::2]).all() and np.isnan(t.keypoints[1, 1::2]).all()
+    assert (t.keypoints[0, ..., 0] < 32.5).all() and (t.keypoints[1, ::2, :, 0] > 30.5).all()
+
+
+def test_bad_inputs_are_one_clear_error(run, world, tmp_path, capsys):
+    from motionscope.api import discover_extract, discover_regress
+    from motionscope.io.tracks import KeypointTrack, write_track_npz
+
+    video = world / "behavior" / "train" / "video_000"
+    with pytest.raises(CheckpointError, match="trained with 3 keypoints, 5 were asked"):
+        discover_extract(run, str(video), str(tmp_path / "x"), num_keypoints=5)
+    tr = KeypointTrack(np.zeros((10, 3, 2)), np.ones((10, 3)), np.zeros((10, 3, 3)),
+                       image_size=(64, 64))
+    write_track_npz(tmp_path / "short.npz", tr)
+    with pytest.raises(DataError, match=r"labels frames up to 31 but the video of the track has "
+                                        r"10 frames"):
+        discover_regress(str(tmp_path / "short.npz"),
+                         str(world / "behavior" / "keypoints" / "video_000.npz"))
+    write_track_npz(tmp_path / "full.npz", KeypointTrack(
+        np.zeros((32, 3, 2)), np.ones((32, 3)), np.zeros((32, 3, 3)), image_size=(64, 64)))
+    with pytest.raises(DataError, match=r"has no keypoints named \['tail'\] \(its names: "):
+        discover_regress(str(tmp_path / "full.npz"),
+                         str(world / "behavior" / "keypoints" / "video_000.npz"),
+                         joints=["tail"])
+    code, _, err = run_cli(capsys, "discover", "render", str(tmp_path / "short.npz"), str(video),
+                           "--out", str(tmp_path / "r.png"))
+    assert code == 2 and "track has 10 frames but" in err and "Traceback" not in err
+
+
+def test_discover_train_refuses_a_non_bkind_preset():
+    from motionscope.errors import ConfigError
+    from motionscope.tasks.discover import train
+
+    with pytest.raises(ConfigError, match="B-KinD preset"):
+        train("baseline_skeleton")
