@@ -139,3 +139,20 @@ def test_legacy_protocol_end_to_end(tmp_path, capsys):
     main(["test", str(run), "eval.protocol=legacy"])
     res = json.loads((run / "eval" / "test_protocols.json").read_text())
     assert res["standard"]["head"] == "merged" and res["legacy"]["token_sampling"] == "random"
+
+
+def test_real_depth_sample_through_the_depth_model(shared_data):
+    """The MSR Action3D depth PNGs, read as a depth input and classified by the world depth model."""
+    from motionscope.data.inputs import read_input
+
+    folder = shared_data("depth_png_sample", "png_a01_s01_e01")
+    cfg = load_config("drsr_world_depth", [f"data.root={folder.parent}", "data.name=rgbd_folders",
+                                           "~data.args.world", "data.args.depth_template=null",
+                                           "data.args.resize=[64,96]"])
+    batch = read_input(cfg.data, str(folder))
+    assert batch["video"].shape == (1, 3, 16, 32, 32) and batch["heat"][0, 0, 3:].amax() > 0
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        out = model(batch)
+    assert out["logits"].shape == (1, 10) and torch.isfinite(out["logits"]).all()
