@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--skip-training", action="store_true", help="FRP and FLOPs only")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
@@ -102,9 +103,10 @@ def main(argv: list[str] | None = None) -> None:
                             frp_speed(32, batch=8, window=4)]}
     # the fusion stream checkpoints are not needed for speed: built without them
     fusion = ["model.args.rgb_checkpoint=null", "model.args.depth_checkpoint=null"]
-    result["training_cpu"] = [training_speed("drsr_world_rgb", [], a.threads, a.steps),
-                              training_speed("drsr_world_depth", [], a.threads, a.steps),
-                              training_speed("drsr_world_fusion", fusion, a.threads, a.steps)]
+    result["training_cpu"] = "skipped (--skip-training)" if a.skip_training else [
+        training_speed("drsr_world_rgb", [], a.threads, a.steps),
+        training_speed("drsr_world_depth", [], a.threads, a.steps),
+        training_speed("drsr_world_fusion", fusion, a.threads, a.steps)]
     try:
         from drsr_model import count_flops  # by the model helper: benchmarks/drsr_model.py
 
