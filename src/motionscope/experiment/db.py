@@ -369,7 +369,10 @@ class Store:
         was answered by another submission or is not the next unanswered one, NotFound when the
         participant has no such trial."""
         def fn(s: Session):
-            t = s.scalar(select(Trial).where(Trial.participant_id == p.id, Trial.index == index))
+            # the row lock makes a concurrent twin wait for this one's commit and then read
+            # what it stored (PostgreSQL; SQLite transactions are serial anyway)
+            t = s.scalar(select(Trial).where(Trial.participant_id == p.id, Trial.index == index)
+                         .with_for_update())
             if t is None:
                 raise NotFound(f"no trial {index} for this participant")
             if t.response is not None:
