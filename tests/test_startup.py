@@ -43,6 +43,7 @@ def assert_torch_free(report: dict, args) -> None:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["synth", "--help"], ["prepare", "--help"],
+                                  ["discover", "--help"], ["discover", "extract", "--help"],
                                   ["stimuli", "--help"], ["presets"],
                                   ["config", "baseline_skeleton", "train.epochs=3"],
                                   ["config", "mamp_ntu60_xsub_finetune"]])
