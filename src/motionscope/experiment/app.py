@@ -58,7 +58,7 @@ _Sub = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
 class ConsentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     agree: bool
 
 
@@ -67,7 +67,7 @@ class EmptyBody(BaseModel):
 
 
 class AnswerBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "2" is not an answer
     submission_id: _Sub
     response: Annotated[int, Field(ge=0, le=999)]
     position: Annotated[int, Field(ge=0, le=999)]
@@ -79,7 +79,7 @@ class AnswerBody(BaseModel):
 
 
 class QuestionnaireBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     submission_id: _Sub
     answers: dict[str, str]
 
@@ -110,23 +110,30 @@ class _Limits:
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "application/json":
                 return await _send_json(send, 415, "send JSON (Content-Type: application/json)")
-        seen = 0
+        seen, too_large = 0, False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge()
+                if seen > self.max_body:  # streamed without a Content-Length
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return msg
 
-        started = False
+        replaced = False
 
         async def send_with_headers(msg):
-            nonlocal started
+            nonlocal replaced
+            if replaced:
+                return
             if msg["type"] == "http.response.start":
-                started = True
+                if too_large:  # whatever the app made of a cut body: 413
+                    replaced = True
+                    return await _send_json(send, 413, f"request body over {self.max_body} bytes")
                 extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
                          (b"x-frame-options", b"DENY"),
                          (b"content-security-policy",
@@ -136,15 +143,7 @@ class _Limits:
                 msg = {**msg, "headers": list(msg.get("headers", [])) + extra}
             await send(msg)
 
-        try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, f"request body over {self.max_body} bytes")
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, send_with_headers)
 
 
 async def _send_json(send, status: int, detail: str) -> None:
