@@ -46,7 +46,11 @@ def assert_torch_free(report: dict, args) -> None:
                                   ["discover", "--help"], ["discover", "extract", "--help"],
                                   ["stimuli", "--help"], ["presets"],
                                   ["config", "baseline_skeleton", "train.epochs=3"],
-                                  ["config", "mamp_ntu60_xsub_finetune"]])
+                                  ["config", "mamp_ntu60_xsub_finetune"],
+                                  ["experiment", "--help"], ["experiment", "create", "--help"],
+                                  ["experiment", "serve", "--help"],
+                                  ["experiment", "export", "--help"],
+                                  ["experiment", "status", "--help"]])
 def test_light_commands_do_not_import_torch(args):
     report, out = run_fresh(*args)
     assert_torch_free(report, args)
@@ -96,6 +100,10 @@ def test_stimuli_run_is_torch_free(world, tmp_path):
 def test_api_wrappers_keep_the_signatures_they_call():
     from motionscope import api
     from motionscope.config import list_presets, load_config
+    from motionscope.experiment.app import experiment_status
+    from motionscope.experiment.app import serve as experiment_serve
+    from motionscope.experiment.create import create_experiment
+    from motionscope.experiment.export import export_experiment
     from motionscope.prepare import prepare
     from motionscope.stimuli import generate_stimuli
     from motionscope.synth import generate_world
@@ -103,7 +111,9 @@ def test_api_wrappers_keep_the_signatures_they_call():
     from motionscope.tasks.classify import evaluate, predict, train
     from motionscope.tasks.demo import demo
 
-    pairs = {api.train: train, api.evaluate: evaluate, api.predict: predict, api.demo: demo,
+    pairs = {api.experiment_create: create_experiment, api.experiment_export: export_experiment,
+             api.experiment_status: experiment_status, api.experiment_serve: experiment_serve,
+             api.train: train, api.evaluate: evaluate, api.predict: predict, api.demo: demo,
              api.synth: generate_world, api.prepare: prepare, api.stimuli: generate_stimuli,
              api.bmp_eval: bmp_eval, api.presets: list_presets, api.config: load_config}
     for wrapper, real in pairs.items():
