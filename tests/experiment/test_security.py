@@ -249,3 +249,14 @@ def test_a_newer_schema_is_refused(exp, tmp_path):
     app.server.store.dispose()
     with pytest.raises(DataError, match="schema version 99, newer"):
         build_app(exp, url)
+
+
+def test_a_taken_port_is_one_clear_error(exp):
+    import socket
+
+    from motionscope.experiment.app import serve
+
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+        with pytest.raises(DataError, match=f"cannot listen on 127.0.0.1:{port}"):
+            serve(exp, port=port, announce=lambda *_: None)

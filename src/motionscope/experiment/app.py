@@ -507,6 +507,16 @@ def serve(experiment: str | os.PathLike, host: str = "127.0.0.1", port: int = 80
         from ..errors import ConfigError
 
         raise ConfigError(f"--port must be in 1..65535, got {port}")
+    import socket
+
+    try:  # a taken port is one clear error, before anything else starts
+        with socket.create_server((host, int(port))):
+            pass
+    except OSError as e:
+        from ..errors import DataError
+
+        raise DataError(None, f"cannot listen on {host}:{port} ({e.strerror or e}); choose "
+                              "another --port or --host") from None
     app = build_app(experiment, db_url)
     srv: ExperimentServer = app.server  # type: ignore[attr-defined]
     base = f"http://{host}:{port}"
