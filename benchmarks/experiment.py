@@ -46,7 +46,8 @@ def make_experiment(work: Path, trials: int, participants: int) -> Path:
         return exp
     synth(work / "world", clips_per_class=per_class, frames=8, size=(32, 32),
           formats="rgb,skeleton,keypoints", progress=False)
-    stimuli(work / "world", work / "stimuli", "RGB,J-6P,SP-8P-1LT", frames=None, progress=False)
+    stimuli(work / "world", work / "stimuli", "RGB,J-6P,SP-8P-1LT", frames=None, split="all",
+            progress=False)
     experiment_create(work / "stimuli", exp, participants=participants,
                       trials_per_participant=trials, catch=4, practice=2, progress=False)
     return exp
