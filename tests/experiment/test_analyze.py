@@ -267,3 +267,26 @@ def test_analyze_command_end_to_end(tiny_stimuli, tmp_path, capsys):
     for name in ("analysis.csv", "analysis.md", "analysis.png", "exclusions.csv"):
         assert (out / name).stat().st_size > 0
     assert "SIMULATED" in (out / "analysis.md").read_text()
+
+
+def test_simulated_study_over_loopback_only(tiny_stimuli, tmp_path):
+    import json
+
+    from motionscope.experiment.create import create_experiment
+    from motionscope.experiment.simulate import LoopbackServer, check_loopback, simulate_study
+
+    for bad in ("http://example.org:8000", "https://127.0.0.1:1", "http://10.0.0.1:80"):
+        with pytest.raises(ValueError, match="only talk to a server on this machine"):
+            check_loopback(bad)
+    exp = tmp_path / "exp"
+    create_experiment(tiny_stimuli, exp, participants=2, catch=2, practice=1, progress=False)
+    plan = json.loads((exp / "plan.json").read_text())
+    with LoopbackServer(exp, f"sqlite:///{tmp_path / 's.db'}") as srv:
+        with pytest.raises(ValueError):
+            simulate_study(srv.url, plan, 0)
+        res = simulate_study(srv.url, plan, 3, 1.0, concurrency=2)
+    assert [r["id"] for r in res] == ["SIMULATED-0001", "SIMULATED-0002", "SIMULATED-0003"]
+    for r in res:  # accuracy 1.0: every answer is the planned label
+        trials = plan["participants"][r["slot"]]["trials"]
+        assert r["answers"] == {t["index"]: t["label"] for t in trials}
+        assert r["completion"]["code"]
