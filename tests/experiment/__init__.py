@@ -1,1 +1,1 @@
-"""The psychophysics experiment tests (a package: its module names, e.g. test_config, repeat top-level ones)."""
+"""Psychophysics experiment tests; a package, since test_config.py repeats a top-level name."""
