@@ -80,7 +80,10 @@ def pose_regression(features: np.ndarray, targets: np.ndarray, image_size: tuple
     lo, hi = np.nanmin(Y, 1), np.nanmax(Y, 1)
     pose = np.maximum((hi - lo).max(-1), 1.0)
     err_px = np.sqrt((d ** 2).sum(-1))
-    with np.errstate(invalid="ignore"):
+    import warnings
+
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames whose joints were never fitted
         per_img = np.nanmean(err_img, 1)
         per_pose = np.nanmean(err_px / pose[:, None], 1)
         per_px = np.nanmean(err_px, 1)
@@ -244,14 +247,23 @@ def regress(keypoints: str | os.PathLike, labels: str | os.PathLike, out_dir=Non
         base = motion_baseline(src, b)
     names = track.names()
     results = {}
+    skipped = {}
     for n, Y in per:
         m = names.index(n)
-        r = {"discovered": pose_regression(feats[m], Y, size, ridge=ridge, folds=folds)}
+        try:  # a short track fragment (a few frames) is skipped, said in the result
+            r = {"discovered": pose_regression(feats[m], Y, size, ridge=ridge, folds=folds)}
+        except DataError as e:
+            if len(per) == 1:
+                raise DataError(labels, f"agent {n!r}: {e.problem}") from None
+            skipped[n] = e.problem
+            continue
         if base is not None:
             r["baseline"] = pose_regression(base[m], Y, size, ridge=ridge, folds=folds)
         results[n] = r
+    if not results:
+        raise DataError(labels, f"no agent has enough labelled frames: {skipped}")
     res = {"keypoints": str(keypoints), "labels": str(labels), "image_size": list(size),
-           "agents": results}
+           "agents": results, "skipped": skipped}
     if out_dir is not None:
         import json
 
