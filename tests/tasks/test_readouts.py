@@ -78,3 +78,46 @@ def test_dance_labels_read_against_a_track_of_the_video(shared_data):
     short = KeypointTrack(np.zeros((5, 2, 2)), np.ones((5, 2)), np.zeros((5, 2, 3)))
     with pytest.raises(DataError, match="labels frames up to"):
         labels_for_track(short, p)
+
+
+def test_frame_windows_pad_with_zeros_at_the_ends():
+    from motionscope.tasks.readouts import frame_windows
+
+    w = frame_windows(np.arange(1.0, 11.0)[:, None], past=4, future=4, gap=2)
+    assert w.shape == (10, 5, 1)
+    assert w[0, :, 0].tolist() == [0, 0, 1, 3, 5] and w[9, :, 0].tolist() == [6, 8, 10, 0, 0]
+
+
+def test_behaviour_classifier_learns_separable_behaviours():
+    from motionscope.tasks.readouts import behaviour_classification
+
+    rng = np.random.default_rng(0)
+
+    def seq(n):
+        y = np.repeat(rng.integers(0, 3, n // 20), 20)
+        f = rng.normal(size=(len(y), 4)).astype(np.float32) * 0.3
+        f[:, 0] += y  # the behaviour shows in feature 0
+        y[:5] = -1  # unlabelled frames are left out
+        return f, y
+
+    r = behaviour_classification([seq(400), seq(400)], [seq(200)], ["a", "b", "other"],
+                                 past=48, future=48, gap=2, epochs=25, batch_size=32)
+    assert r["window"] == 49 and r["test_frames"] == 195
+    assert set(r["classes"]) == {"a", "b", "other"} and r["macro_excludes"] == "other"
+    assert r["macro_f1"] > 0.8 and r["macro_ap"] > 0.8
+
+
+def test_calms21_reader(tmp_path):
+    import json
+
+    from motionscope.io.calms21 import read_calms21
+
+    p = tmp_path / "calms21_task1_train.json"
+    p.write_text(json.dumps({"annotator-id_0": {"task1/train/mouse001": {
+        "keypoints": np.zeros((3, 2, 2, 7)).tolist(), "annotations": [0, 3, 3],
+        "metadata": {"vocab": {"attack": 0, "investigation": 1, "mount": 2, "other": 3}}}}}))
+    d = read_calms21(p)
+    assert d["vocab"]["other"] == 3
+    assert d["sequences"]["task1/train/mouse001"]["annotations"].tolist() == [0, 3, 3]
+    with pytest.raises(DataError, match="no 'annotator-id_1' group"):
+        read_calms21(p, annotator="annotator-id_1")

@@ -272,3 +272,102 @@ def regress(keypoints: str | os.PathLike, labels: str | os.PathLike, out_dir=Non
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(out_dir) / "regression.json", json.dumps(res, indent=2))
     return res
+
+
+# ----------------------------------------------------------------------------- behaviour
+def frame_windows(features: np.ndarray, past: int = 100, future: int = 100,
+                  gap: int = 2) -> np.ndarray:
+    """``(T, F)`` -> ``(T, past // gap + future // gap + 1, F)``: frames t - past ... t + future
+    at stride ``gap``, zero-padded at the ends (the CalMS21 task-1 baseline's windows)."""
+    x = np.nan_to_num(np.asarray(features, np.float32))
+    T = len(x)
+    offs = np.arange(-past, future + 1, gap)
+    idx = np.arange(T)[:, None] + offs[None]
+    ok = (idx >= 0) & (idx < T)
+    out = x[np.clip(idx, 0, T - 1)]
+    out[~ok] = 0
+    return out
+
+
+def _conv1d_classifier(length: int, channels: int, num_classes: int, widths=(128, 64, 32)):
+    """The task-1 baseline: BN -> 3 x [Conv1D(k5, valid) -> BN -> ReLU -> MaxPool(2) ->
+    Dropout(0.5)] -> Flatten -> Linear (softmax in the loss)."""
+    from torch import nn
+
+    layers: list = [nn.BatchNorm1d(channels, eps=1e-3, momentum=0.01)]
+    c, L = channels, length
+    for w in widths:
+        layers += [nn.Conv1d(c, w, 5), nn.BatchNorm1d(w, eps=1e-3, momentum=0.01), nn.ReLU(),
+                   nn.MaxPool1d(2, 2), nn.Dropout(0.5)]
+        c, L = w, (L - 4) // 2
+    if L < 1:
+        raise ConfigError(f"a window of {length} frames is too short for the 1D-CNN (it needs >= 46)")
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * L, num_classes))
+
+
+def behaviour_classification(train: list[tuple[np.ndarray, np.ndarray]],
+                             test: list[tuple[np.ndarray, np.ndarray]], classes: list[str], *,
+                             other: str | None = "other", past: int = 100, future: int = 100,
+                             gap: int = 2, epochs: int = 15, batch_size: int = 128,
+                             lr: float = 1e-3, seed: int = 42) -> dict:
+    """Train the 1D-CNN on per-frame features ``(T, F)`` with labels ``(T,)`` (0..C-1; -1 =
+    unlabelled, left out) and report per-class F1 and AP (one-vs-rest, softmax scores) on
+    ``test``, and their macro averages over the classes except ``other``."""
+    import torch
+    from sklearn.metrics import average_precision_score, f1_score
+
+    def windows(seqs):
+        xs, ys = [], []
+        for f, y in seqs:
+            w = frame_windows(f, past, future, gap)
+            keep = np.asarray(y) >= 0
+            xs.append(w[keep])
+            ys.append(np.asarray(y)[keep])
+        return np.concatenate(xs), np.concatenate(ys)
+
+    Xtr, ytr = windows(train)
+    Xte, yte = windows(test)
+    C = len(classes)
+    if not len(Xtr) or not len(Xte):
+        raise DataError(None, "no labelled frames to train or test the behaviour classifier on")
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = _conv1d_classifier(Xtr.shape[1], Xtr.shape[2], C)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-7)
+    xt = torch.from_numpy(Xtr).transpose(1, 2).contiguous()
+    yt = torch.from_numpy(ytr)
+    for _ in range(int(epochs)):
+        model.train()
+        for b in torch.randperm(len(xt), generator=g).split(int(batch_size)):
+            if len(b) < 2:
+                continue
+            loss = torch.nn.functional.cross_entropy(model(xt[b]), yt[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        prob = torch.cat([model(x).softmax(-1) for x in
+                          torch.from_numpy(Xte).transpose(1, 2).contiguous().split(512)]).numpy()
+    pred = prob.argmax(1)
+    f1 = f1_score(yte, pred, labels=list(range(C)), average=None, zero_division=0)
+    per = {}
+    for c, name in enumerate(classes):
+        ap = float(average_precision_score(yte == c, prob[:, c])) if (yte == c).any() else None
+        per[name] = {"f1": float(f1[c]), "ap": ap, "test_frames": int((yte == c).sum())}
+    scored = [n for n in classes if n != other and per[n]["test_frames"] > 0]
+    return {"classes": per, "macro_f1": float(np.mean([per[n]["f1"] for n in scored])),
+            "macro_ap": float(np.mean([per[n]["ap"] for n in scored])),
+            "macro_excludes": other, "train_frames": int(len(ytr)), "test_frames": int(len(yte)),
+            "window": int(Xtr.shape[1])}
+
+
+def track_features(track, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """``(T, K * 6)`` classifier features of a one-agent track: keypoints / image side, the
+    confidence, the covariance in grid units ((side / 2)^2), as the official conversion."""
+    H, W = image_size or track.image_size or (1, 1)
+    kp = track.keypoints[0] / np.array([W, H], np.float32)
+    cov = track.covariance[0] / np.array([(W / 2) ** 2, (W / 2) * (H / 2), (H / 2) ** 2],
+                                         np.float32)
+    f = np.concatenate([kp, track.confidence[0][..., None], cov], -1)
+    return f.reshape(len(f), -1)
