@@ -307,3 +307,17 @@ def discover_regress(keypoints: str, labels: str, out_dir: str | None = None, *,
     return _regress(keypoints, labels, out_dir, ridge=ridge, folds=folds,
                     with_confidence=with_confidence, with_covariance=with_covariance,
                     joints=joints, match=match, baseline=baseline)
+
+
+def discover_classify(train_dir: str, test_dir: str, out_dir: str | None = None, *,
+                      world: str | None = None, train_labels: str | None = None,
+                      test_labels: str | None = None, past: int = 100, future: int = 100,
+                      gap: int = 2, epochs: int = 15, seed: int = 42) -> dict:
+    """Behaviour classification (the CalMS21 task-1 1D-CNN) from discovered tracks, on the
+    world's behaviour videos or CalMS21 JSON labels. See
+    :func:`motionscope.tasks.readouts.classify`."""
+    from .tasks.readouts import classify as _classify
+
+    return _classify(train_dir, test_dir, out_dir, world=world, train_labels=train_labels,
+                     test_labels=test_labels, past=past, future=future, gap=gap, epochs=epochs,
+                     seed=seed)

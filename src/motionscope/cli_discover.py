@@ -99,3 +99,28 @@ def regress(keypoints: Annotated[str, typer.Argument(help="a .npz written by ext
             typer.echo(f"{agent} {kind}: {m['error_image_pct']:.2f}% of image side, "
                        f"{m['error_pose_pct']:.1f}% of pose size, {m['error_px']:.1f} px "
                        f"({m['frames']} frames)")
+
+
+@app.command()
+def classify(train: Annotated[str, typer.Argument(help="folder of training tracks (.npz)")],
+             test: Annotated[str, typer.Argument(help="folder of test tracks (.npz)")],
+             out: Annotated[str | None, typer.Option(help="output folder")] = None,
+             world: Annotated[str | None, typer.Option(help="embedded world root (its "
+                                                           "behaviour labels)")] = None,
+             train_labels: Annotated[str | None, typer.Option(help="CalMS21 task-1 train "
+                                                                   "JSON")] = None,
+             test_labels: Annotated[str | None, typer.Option(help="CalMS21 task-1 test "
+                                                                  "JSON")] = None,
+             past: Annotated[int, typer.Option(help="frames before t")] = 100,
+             future: Annotated[int, typer.Option(help="frames after t")] = 100,
+             gap: Annotated[int, typer.Option(help="window stride")] = 2,
+             epochs: Annotated[int, typer.Option(help="training epochs")] = 15):
+    """The CalMS21 task-1 1D-CNN on keypoints + confidence + covariance: F1 and AP."""
+    res = api.discover_classify(train, test, out, world=world, train_labels=train_labels,
+                                test_labels=test_labels, past=past, future=future, gap=gap,
+                                epochs=epochs)
+    for name, m in res["classes"].items():
+        ap = "-" if m["ap"] is None else f"{m['ap']:.3f}"
+        typer.echo(f"{name:16s} F1 {m['f1']:.3f}  AP {ap}  ({m['test_frames']} frames)")
+    typer.echo(f"macro (without {res['macro_excludes']}): F1 {res['macro_f1']:.3f}  "
+               f"AP {res['macro_ap']:.3f}")

@@ -122,3 +122,17 @@ def test_discover_train_refuses_a_non_bkind_preset():
 
     with pytest.raises(ConfigError, match="B-KinD preset"):
         train("baseline_skeleton")
+
+
+def test_classify_on_the_worlds_behaviour_videos(run, world, tmp_path):
+    from motionscope.api import discover_classify, discover_extract
+
+    discover_extract(run, str(world / "behavior" / "train"), str(tmp_path / "tr"))
+    discover_extract(run, str(world / "behavior" / "val"), str(tmp_path / "te"))
+    res = discover_classify(str(tmp_path / "tr"), str(tmp_path / "te"), str(tmp_path / "c"),
+                            world=str(world), past=24, future=24, gap=1, epochs=2)
+    assert res["test_frames"] == 32 and res["window"] == 49
+    assert set(res["classes"]) >= {"other"} and (tmp_path / "c" / "classification.json").is_file()
+    assert 0 <= res["macro_f1"] <= 1
+    with pytest.raises(DataError, match="no discovered keypoints for video_000"):
+        discover_classify(str(tmp_path / "te"), str(tmp_path / "te"), world=str(world))

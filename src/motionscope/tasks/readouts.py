@@ -371,3 +371,75 @@ def track_features(track, image_size: tuple[int, int] | None = None) -> np.ndarr
                                          np.float32)
     f = np.concatenate([kp, track.confidence[0][..., None], cov], -1)
     return f.reshape(len(f), -1)
+
+
+def _track_labels_world(kp_dir: Path, world: Path, split: str):
+    """(features, labels) per behaviour video of ``split`` of a world, from ``kp_dir/<name>.npz``;
+    labels -1 (no action) become the class ``other``."""
+    import json
+
+    from ..data.pairs import world_behavior_entries
+    from ..io.tracks import read_track_npz
+
+    man = json.loads((world / "manifest.json").read_text(encoding="utf-8"))
+    names = [c["key"] for c in man["classes"]] + ["other"]
+    out = []
+    for e in world_behavior_entries(world, split):
+        p = kp_dir / f"{e['name']}.npz"
+        if not p.is_file():
+            raise DataError(p, f"no discovered keypoints for {e['name']} (run discover extract "
+                               f"on {e['frames_dir']})")
+        tr = read_track_npz(p)
+        with np.load(e["keypoints"], allow_pickle=False) as d:
+            y = np.asarray(d["labels"], np.int64)
+        if len(y) != tr.num_frames:
+            raise DataError(p, f"track has {tr.num_frames} frames, {e['keypoints']} labels {len(y)}")
+        out.append((track_features(tr, tuple(man["config"]["size"])),
+                    np.where(y < 0, len(names) - 1, y)))
+    return out, names
+
+
+def _track_labels_calms21(kp_dir: Path, labels: Path):
+    from ..io.calms21 import read_calms21
+    from ..io.tracks import read_track_npz
+
+    d = read_calms21(labels)
+    names = [n for n, _ in sorted(d["vocab"].items(), key=lambda kv: kv[1])]
+    out = []
+    for sid, s in d["sequences"].items():
+        base = Path(sid).name
+        p = next((q for q in (kp_dir / f"{base}.seq.npz", kp_dir / f"{base}.npz") if q.is_file()),
+                 None)
+        if p is None:
+            raise DataError(labels, f"sequence {sid!r}: no {base}.seq.npz or {base}.npz in {kp_dir}")
+        tr = read_track_npz(p)
+        if tr.num_frames != len(s["annotations"]):
+            raise DataError(p, f"track has {tr.num_frames} frames, {sid!r} is annotated on "
+                               f"{len(s['annotations'])}")
+        out.append((track_features(tr, tr.image_size or (570, 1024)), s["annotations"]))
+    return out, names
+
+
+def classify(train_dir, test_dir, out_dir=None, *, world=None, train_labels=None,
+             test_labels=None, past: int = 100, future: int = 100, gap: int = 2,
+             epochs: int = 15, seed: int = 42) -> dict:
+    """Behaviour classification from discovered tracks: the world's behaviour videos
+    (``world`` root; train split -> val split) or CalMS21 task-1 JSON files."""
+    import json
+
+    if world is not None:
+        tr, names = _track_labels_world(Path(train_dir), Path(world), "train")
+        te, _ = _track_labels_world(Path(test_dir), Path(world), "val")
+    elif train_labels and test_labels:
+        tr, names = _track_labels_calms21(Path(train_dir), Path(train_labels))
+        te, _ = _track_labels_calms21(Path(test_dir), Path(test_labels))
+    else:
+        raise ConfigError("give --world ROOT, or --train-labels and --test-labels (CalMS21 JSON)")
+    res = behaviour_classification(tr, te, names, past=past, future=future, gap=gap,
+                                   epochs=epochs, seed=seed)
+    if out_dir is not None:
+        from ..fsutil import atomic_write_text
+
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(out_dir) / "classification.json", json.dumps(res, indent=2))
+    return res
