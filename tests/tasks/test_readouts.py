@@ -83,7 +83,7 @@ def test_dance_labels_read_against_a_track_of_the_video(shared_data):
 def test_frame_windows_pad_with_zeros_at_the_ends():
     from motionscope.tasks.readouts import frame_windows
 
-    w = frame_windows(np.arange(1.0, 11.0)[:, None], past=4, future=4, gap=2)
+    w = frame_windows(np.arange(1.0, 11.0)[:, None], past=2, future=2, gap=2)
     assert w.shape == (10, 5, 1)
     assert w[0, :, 0].tolist() == [0, 0, 1, 3, 5] and w[9, :, 0].tolist() == [6, 8, 10, 0, 0]
 
@@ -101,8 +101,8 @@ def test_behaviour_classifier_learns_separable_behaviours():
         return f, y
 
     r = behaviour_classification([seq(400), seq(400)], [seq(200)], ["a", "b", "other"],
-                                 past=48, future=48, gap=2, epochs=25, batch_size=32)
-    assert r["window"] == 49 and r["test_frames"] == 195
+                                 past=48, future=48, gap=1, epochs=25, batch_size=32)
+    assert r["window"] == 97 and r["test_frames"] == 195
     assert set(r["classes"]) == {"a", "b", "other"} and r["macro_excludes"] == "other"
     assert r["macro_f1"] > 0.8 and r["macro_ap"] > 0.8
 

@@ -277,11 +277,12 @@ def regress(keypoints: str | os.PathLike, labels: str | os.PathLike, out_dir=Non
 # ----------------------------------------------------------------------------- behaviour
 def frame_windows(features: np.ndarray, past: int = 100, future: int = 100,
                   gap: int = 2) -> np.ndarray:
-    """``(T, F)`` -> ``(T, past // gap + future // gap + 1, F)``: frames t - past ... t + future
-    at stride ``gap``, zero-padded at the ends (the CalMS21 task-1 baseline's windows)."""
+    """``(T, F)`` -> ``(T, past + future + 1, F)``: ``past`` and ``future`` sampled frames at
+    stride ``gap`` around t (frames t - past*gap ... t + future*gap), zero-padded at the ends:
+    the CalMS21 task-1 baseline's windows (100, 100, 2: 201 frames spanning t +- 200)."""
     x = np.nan_to_num(np.asarray(features, np.float32))
     T = len(x)
-    offs = np.arange(-past, future + 1, gap)
+    offs = np.arange(-past * gap, future * gap + 1, gap)
     idx = np.arange(T)[:, None] + offs[None]
     ok = (idx >= 0) & (idx < T)
     out = x[np.clip(idx, 0, T - 1)]
