@@ -213,9 +213,9 @@ def test_database_lost_while_serving_is_503(client):
     tok = _tok(client)
     t = _trial(client, tok)
     store = client.app.server.store
-    good = store.engine
-    store.engine = create_engine("postgresql+psycopg://u@127.0.0.1:1/x",
-                                 connect_args={"connect_timeout": 1})
+    good = store.engine, store.read_engine
+    store.engine = store.read_engine = create_engine("postgresql+psycopg://u@127.0.0.1:1/x",
+                                                     connect_args={"connect_timeout": 1})
     try:
         for r in (client.get(f"/api/p/{tok}/state"),
                   client.post(f"/api/p/{tok}/trial/{t['index']}", json=_body(t)),
@@ -225,7 +225,7 @@ def test_database_lost_while_serving_is_503(client):
             assert "Traceback" not in r.text and "127.0.0.1" not in r.text
     finally:
         store.engine.dispose()
-        store.engine = good
+        store.engine, store.read_engine = good
     assert _stored(client) == 0
     assert client.get(f"/api/p/{tok}/state").status_code == 200  # back again
 

@@ -180,7 +180,10 @@ def safe_url(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, immediate: bool = True) -> Engine:
+    """The engine for ``url``. On SQLite, writers begin with ``BEGIN IMMEDIATE`` (they queue for the
+    one write lock up front instead of failing on upgrade); a read-only engine
+    (``immediate=False``) begins deferred, so that WAL readers never wait for writers."""
     try:
         u = make_url(normalise_url(url))
     except ArgumentError:
@@ -203,7 +206,7 @@ def _engine(url: str) -> Engine:
 
             @event.listens_for(eng, "begin")
             def _begin(conn):  # noqa: ANN001
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
             return eng
         if u.get_backend_name() == "postgresql":
@@ -221,9 +224,14 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.engine = _engine(url)
+        # reads (every page, state and video request) need no write lock
+        self.read_engine = (_engine(url, immediate=False) if self.engine.dialect.name == "sqlite"
+                            else self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     # -- start-up
     def migrate(self, experiment_id: str) -> int:
@@ -257,13 +265,14 @@ class Store:
             raise DataError(None, f"cannot use the database {safe_url(self.url)}: "
                                   f"{_first_line(e)}") from None
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    def _session(self, read: bool = False) -> Session:
+        return Session(self.read_engine if read else self.engine, expire_on_commit=False)
 
-    def _run(self, fn: Callable[[Session], Any]) -> Any:
-        """``fn(session)`` in one transaction; connection failures -> DatabaseUnavailable."""
+    def _run(self, fn: Callable[[Session], Any], read: bool = False) -> Any:
+        """``fn(session)`` in one transaction (``read``: one that writes nothing); connection
+        failures -> DatabaseUnavailable."""
         try:
-            with self._session() as s, s.begin():
+            with self._session(read) as s, s.begin():
                 return fn(s)
         except (OperationalError, InterfaceError, SATimeoutError) as e:
             raise DatabaseUnavailable(_first_line(e)) from None
@@ -272,6 +281,9 @@ class Store:
                 raise DatabaseUnavailable(_first_line(e)) from None
             raise
 
+    def _read(self, fn: Callable[[Session], Any]) -> Any:
+        return self._run(fn, read=True)
+
     # -- participants
     def participant(self, token: str) -> Participant:
         def fn(s: Session):
@@ -279,10 +291,10 @@ class Store:
             if p is None:
                 raise NotFound("unknown participant")
             return p
-        return self._run(fn)
+        return self._read(fn)
 
     def find_participant(self, platform: str, external_id: str, study_id: str) -> Participant | None:
-        return self._run(lambda s: s.scalar(select(Participant).where(
+        return self._read(lambda s: s.scalar(select(Participant).where(
             Participant.platform == platform, Participant.external_id == external_id,
             Participant.study_id == study_id)))
 
@@ -341,21 +353,21 @@ class Store:
         return self._run(fn)
 
     def trials(self, participant_id: int) -> list[Trial]:
-        return self._run(lambda s: list(s.scalars(select(Trial).where(
+        return self._read(lambda s: list(s.scalars(select(Trial).where(
             Trial.participant_id == participant_id).order_by(Trial.index))))
 
     def next_trial(self, participant_id: int) -> Trial | None:
-        return self._run(lambda s: s.scalar(select(Trial).where(
+        return self._read(lambda s: s.scalar(select(Trial).where(
             Trial.participant_id == participant_id, Trial.response.is_(None)
         ).order_by(Trial.index).limit(1)))
 
     def trial(self, participant_id: int, index: int) -> Trial | None:
-        return self._run(lambda s: s.scalar(select(Trial).where(
+        return self._read(lambda s: s.scalar(select(Trial).where(
             Trial.participant_id == participant_id, Trial.index == index)))
 
     def counts(self, participant_id: int) -> dict[str, tuple[int, int]]:
         """kind -> (answered, total) for one participant."""
-        rows = self._run(lambda s: s.execute(
+        rows = self._read(lambda s: s.execute(
             select(Trial.kind, func.count(), func.count(Trial.response))
             .where(Trial.participant_id == participant_id).group_by(Trial.kind)).all())
         return {k: (int(a), int(n)) for k, n, a in rows}
@@ -429,25 +441,25 @@ class Store:
         try:
             return self._run(fn)
         except IntegrityError:  # a concurrent first submission
-            q = self._run(lambda s: s.get(Questionnaire, p.id))
+            q = self._read(lambda s: s.get(Questionnaire, p.id))
             if q is not None and q.submission_id == submission_id:
                 return "duplicate"
             raise Conflict("the questionnaire was already submitted") from None
 
     # -- reading everything (admin status, export)
     def all_participants(self) -> list[Participant]:
-        return self._run(lambda s: list(s.scalars(select(Participant).order_by(Participant.id))))
+        return self._read(lambda s: list(s.scalars(select(Participant).order_by(Participant.id))))
 
     def all_trials(self) -> list[Trial]:
-        return self._run(lambda s: list(s.scalars(
+        return self._read(lambda s: list(s.scalars(
             select(Trial).order_by(Trial.participant_id, Trial.index))))
 
     def all_questionnaires(self) -> list[Questionnaire]:
-        return self._run(lambda s: list(s.scalars(
+        return self._read(lambda s: list(s.scalars(
             select(Questionnaire).order_by(Questionnaire.participant_id))))
 
     def ping(self) -> None:
-        self._run(lambda s: s.execute(text("SELECT 1")))
+        self._read(lambda s: s.execute(text("SELECT 1")))
 
 
 class _Retry(Exception):
