@@ -141,6 +141,10 @@ def test_participant_in_headless_chromium(browser_experiment, db_url, driver, tm
         half = len(main) // 2
         for n, t in enumerate(main):
             if n == half:  # a reload in the middle resumes at the next unanswered trial
+                # once the page shows that trial, i.e. the last answer was acknowledged (a reload
+                # while it is in flight may or may not store it: both are consistent states)
+                _wait(d, lambda d, i=t["index"]: d.find_element("tag name", "body").get_attribute(
+                    "data-trial-index") == str(i), f"trial {t['index']} before the reload")
                 ended |= {e["index"] for e in _events(d) if e["type"] == "ended"}
                 d.refresh()
                 _screen(d, "trial")
