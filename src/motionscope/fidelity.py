@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,20 @@ class Fixture:
 
     def output_specs(self, prefix: str = "") -> dict[str, dict]:
         return {k: v for k, v in self.config.get("outputs", {}).items() if k.startswith(prefix)}
+
+    def mismatches(self, got: dict[str, Any], keys: Iterable[str], tag: str = "") -> list[str]:
+        """One line per recorded output in ``keys`` that ``got`` lacks (or holds as None) or
+        that differs from the recording beyond the tolerance its config entry gives."""
+        lines = []
+        for key in keys:
+            label = f"{tag} {key}" if tag else key
+            if got.get(key) is None:
+                lines.append(f"{label}: not produced")
+                continue
+            why = compare(got[key], self.output(key), self.config["outputs"][key])
+            if why:
+                lines.append(f"{label}: {why}")
+        return lines
 
 
 def get_path(tree: Any, key: str, sep: str = ".") -> Any:

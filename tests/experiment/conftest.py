@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,17 @@ def tiny_stimuli(tmp_path_factory) -> Path:
     motionscope_cli("stimuli", "--source", str(root / "world"), "--out", str(root / "stimuli"),
                  "--conditions", "RGB,J-6P,SP-8P-1LT", "--frames", "0")
     return root / "stimuli"
+
+
+@contextmanager
+def app_client(exp: Path, db_url: str) -> Iterator:
+    """A TestClient of the experiment app on ``db_url`` (server errors come back as responses, as
+    a browser sees them); the store is disposed afterwards."""
+    from fastapi.testclient import TestClient
+
+    from motionscope.experiment.app import build_app
+
+    app = build_app(exp, db_url)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.server.store.dispose()

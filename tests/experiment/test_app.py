@@ -15,6 +15,8 @@ from motionscope.experiment.app import build_app
 from motionscope.experiment.create import create_experiment
 from motionscope.experiment.db import SCHEMA_VERSION
 
+from .conftest import app_client
+
 
 @pytest.fixture(scope="module")
 def exp(tiny_stimuli, tmp_path_factory):
@@ -30,18 +32,14 @@ def plan(exp):
 
 @pytest.fixture
 def client(exp, db_url):
-    app = build_app(exp, db_url)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with app_client(exp, db_url) as c:
         yield c
-    app.server.store.dispose()
 
 
 @pytest.fixture
 def sqlite_client(exp, tmp_path):
-    app = build_app(exp, f"sqlite:///{tmp_path / 'x.db'}")
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with app_client(exp, f"sqlite:///{tmp_path / 'x.db'}") as c:
         yield c
-    app.server.store.dispose()
 
 
 def enter(client, **params) -> str:

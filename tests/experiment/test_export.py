@@ -13,14 +13,7 @@ from motionscope.experiment.create import create_experiment
 from motionscope.experiment.export import PARTICIPANT_COLUMNS, TRIAL_COLUMNS, export_experiment
 from motionscope.experiment.simulate import accuracy_policy, simulate_participant
 
-
-def motionscope_cli(*args: str) -> None:
-    from motionscope.cli import main
-
-    try:
-        main(list(args))
-    except SystemExit as e:
-        assert not e.code, f"motionscope {' '.join(args)} exited {e.code}"
+from .conftest import motionscope_cli
 
 
 @pytest.fixture(scope="module")

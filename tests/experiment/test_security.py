@@ -14,6 +14,8 @@ from motionscope.errors import DataError
 from motionscope.experiment.app import build_app
 from motionscope.experiment.create import create_experiment
 
+from .conftest import app_client
+
 
 @pytest.fixture(scope="module")
 def exp(tiny_stimuli, tmp_path_factory):
@@ -24,10 +26,8 @@ def exp(tiny_stimuli, tmp_path_factory):
 
 @pytest.fixture
 def client(exp, tmp_path):
-    app = build_app(exp, f"sqlite:///{tmp_path / 'sec.db'}")
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with app_client(exp, f"sqlite:///{tmp_path / 'sec.db'}") as c:
         yield c
-    app.server.store.dispose()
 
 
 def _tok(c):

@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from motionscope.fidelity import Fixture, compare
+from motionscope.fidelity import Fixture
 from motionscope.models.bkind import build_official, official_features
 from motionscope.models.official import load_official
 from motionscope.testing import fixture_params
@@ -236,13 +236,7 @@ def test_bkind_matches_official(fixture_dir):
             model, replay = _build(fx, spec)
             model.train(run["mode"] == "train")
             got.update(_runner(spec)(fx, spec, run, model, replay, state))
-    for key, spec in fx.config["outputs"].items():
-        if key not in got or got[key] is None:
-            failures.append(f"{key}: not produced")
-            continue
-        why = compare(got[key], fx.output(key), spec)
-        if why:
-            failures.append(f"{key}: {why}")
+    failures += fx.mismatches(got, fx.config["outputs"])
     assert not failures, f"{fx.name} differs from the official code:\n" + "\n".join(failures)
 
 

@@ -16,7 +16,7 @@ import re
 import pytest
 import torch
 
-from motionscope.fidelity import Fixture, compare
+from motionscope.fidelity import Fixture
 from motionscope.models.drsr import BRANCHES, CrossFusionNet, build_official
 from motionscope.models.official import load_official
 from motionscope.testing import fixture_params
@@ -119,16 +119,10 @@ def test_drsr_matches_official(fixture_dir):
     for spec in fx.config["models"]:
         for run in _model_runs(spec):
             got = _run(fx, spec, run)
-            for key, out_spec in fx.output_specs(run.get("outputs_prefix", "")).items():
-                if key.startswith(NOT_MODEL):
-                    continue
-                checked.add(key)
-                if key not in got:
-                    failures.append(f"{spec['name']} [{run['mode']}] {key}: not produced")
-                    continue
-                why = compare(got[key], fx.output(key), out_spec)
-                if why:
-                    failures.append(f"{spec['name']} [{run['mode']}] {key}: {why}")
+            keys = [k for k in fx.output_specs(run.get("outputs_prefix", ""))
+                    if not k.startswith(NOT_MODEL)]
+            checked.update(keys)
+            failures += fx.mismatches(got, keys, f"{spec['name']} [{run['mode']}]")
     left = sorted(k for k in set(fx.config["outputs"]) - checked if not k.startswith(NOT_MODEL))
     failures += [f"{k}: no model run of the fixture covers it" for k in left]
     assert checked, f"{fx.name}: no model output checked"

@@ -19,7 +19,7 @@ import torch
 
 from motionscope.data.rgbd import LAYOUTS, build_rgbd_official, official_data_args
 from motionscope.data.rgbd_pipeline import to_network
-from motionscope.fidelity import Fixture, compare
+from motionscope.fidelity import Fixture
 from motionscope.motion.frp import window_maps
 from motionscope.testing import fixture_params
 
@@ -80,14 +80,7 @@ def test_pipeline_matches_official(path, tmp_path):
         got.setdefault("pipeline.dynamic", []).append(dyn[0])
         got.setdefault("pipeline.static", []).append(static[0])
         assert ds[i]["label"] == int(labels[i])
-    failures = []
-    for key, spec in specs.items():
-        if key not in got:
-            failures.append(f"{key}: not produced by our pipeline")
-            continue
-        why = compare(torch.stack(got[key]), fx.output(key), spec)
-        if why:
-            failures.append(f"{key}: {why}")
+    failures = fx.mismatches({k: torch.stack(v) for k, v in got.items()}, specs)
     assert not failures, "\n".join(failures)
 
 

@@ -87,14 +87,9 @@ def test_mamp_matches_official(fixture_dir):
                 model.train(run["mode"] == "train")
                 prefix = run["outputs_prefix"]
                 got = _run(fx, spec, model, prefix)
-                for key, tol in fx.output_specs(prefix).items():
-                    checked.add(key)
-                    if key not in got:
-                        failures.append(f"[{attention}] {key}: not produced by our model")
-                        continue
-                    why = compare(got[key], fx.output(key), tol)
-                    if why:
-                        failures.append(f"[{attention}] {key}: {why}")
+                keys = list(fx.output_specs(prefix))
+                checked.update(keys)
+                failures += fx.mismatches(got, keys, f"[{attention}]")
         unchecked = sorted(set(expected) - checked)
         failures += [f"[{attention}] {k}: no model run of the fixture covers it" for k in unchecked]
     assert not failures, f"{fx.name} differs from the official code:\n" + "\n".join(failures)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from motionscope.fidelity import Fixture, compare
+from motionscope.fidelity import Fixture
 from motionscope.models.mienet import build_official
 from motionscope.models.official import load_checked, load_official
 from motionscope.testing import fixture_params
@@ -76,14 +76,8 @@ def test_mienet_matches_official(fixture_dir):
             got = _run(fx, spec, run)
             keys = ([run["output_key"]] if "output_key" in run
                     else list(fx.output_specs(run.get("outputs_prefix", ""))))
-            for key in keys:
-                checked.add(key)
-                if key not in got:
-                    failures.append(f"{spec['name']} [{run['mode']}] {key}: not produced")
-                    continue
-                why = compare(got[key], fx.output(key), fx.config["outputs"][key])
-                if why:
-                    failures.append(f"{spec['name']} [{run['mode']}] {key}: {why}")
+            checked.update(keys)
+            failures += fx.mismatches(got, keys, f"{spec['name']} [{run['mode']}]")
     failures += [f"{k}: no model run of the fixture covers it"
                  for k in sorted(set(fx.config["outputs"]) - checked)]
     assert not failures, f"{fx.name} differs from the official code:\n" + "\n".join(failures)

@@ -63,7 +63,7 @@ from torch.utils.data import Dataset
 from ..errors import ConfigError, DataError
 from ..fsutil import atomic_path
 from ..io.depth import read_depth_folder
-from ..io.paths import resolve_under
+from ..io.paths import read_text, resolve_under
 from ..io.rawframes import FrameTemplate, read_frames, read_rawframe_list
 from ..motion.frp import heatmap_of_clip
 from . import rgbd_pipeline as P
@@ -558,10 +558,7 @@ def world_samples(root: str | os.PathLike, split: str, depth_source: str = "mask
 def folder_samples(root: str | os.PathLike, list_file: str | os.PathLike) -> list[RGBDSample]:
     """A CSV of ``rgb,depth,label`` (header optional; ``rgb`` a video or frame folder, ``depth``
     a PNG folder, both relative to ``root``); frame counts come from the folders."""
-    try:
-        text = Path(list_file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(list_file, f"cannot read the RGB-D list ({e})") from None
+    text = read_text(list_file, "the RGB-D list")
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()

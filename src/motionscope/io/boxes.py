@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .paths import read_text
 
 __all__ = ["BoxTrack", "read_box_csv", "write_box_csv", "boxes_from_keypoints", "read_boxes",
            "check_frames", "drop_outside", "KEYPOINT_SUFFIXES"]
@@ -91,12 +92,7 @@ def read_box_csv(path: str | os.PathLike, first_frame: int = 0) -> BoxTrack:
     """A box CSV (see the module docstring); rows of one (frame, track) given twice are an
     error naming both lines."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(path, "box file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read box CSV ({e})") from None
+    text = read_text(path, "box CSV", missing="box file not found")
     rows = [r for r in csv.reader(io.StringIO(text))]
     if not rows:
         raise DataError(path, "empty box CSV")

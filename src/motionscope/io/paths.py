@@ -49,3 +49,16 @@ def resolve_under(root: str | os.PathLike, rel: str, *, source: str | os.PathLik
     (see the module docstring: ``..`` is refused, symlinks inside ``root`` are followed)."""
     check_relative(rel, source=source, line=line, root=root)
     return Path(root) / rel
+
+
+def read_text(path: str | os.PathLike, what: str, *, encoding: str = "utf-8-sig",
+              missing: str | None = None) -> str:
+    """The text of a list or annotation file; unreadable (or not UTF-8) is one DataError naming
+    the file: ``missing`` when it does not exist (if given), else ``cannot read <what> (...)``."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError as e:
+        raise DataError(path, missing if missing is not None else f"cannot read {what} ({e})"
+                        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read {what} ({e})") from None

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DataError
 from ..fsutil import atomic_path, atomic_write_text
 from .index import Sample, join_root
+from .paths import read_text
 
 __all__ = [
     "FrameTemplate",
@@ -231,10 +232,7 @@ def read_rawframe_list(path: str | os.PathLike, root: str | os.PathLike | None =
     the last two fields are numbers). Blank lines and ``#`` comments are skipped. Folders must
     stay below ``root`` (:func:`motionscope.io.paths.resolve_under`; ``root=None`` keeps them
     as written); each sample's ``meta`` holds ``list`` (this file) and ``line``."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read rawframe list ({e})") from None
+    text = read_text(path, "rawframe list")
     samples = []
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 from ..errors import DataError
 from ..fsutil import atomic_write_text
 from .index import Sample, join_root
 from .ntu import parse_ntu_name
+from .paths import read_text
 
 __all__ = [
     "Sample",
@@ -51,10 +51,7 @@ def read_video_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
     as written). A path may itself contain ``sep``: the label is what follows the last one.
     Each sample's ``meta`` holds ``list`` (this file) and ``line``.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read video list ({e})") from None
+    text = read_text(path, "video list")
     samples = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

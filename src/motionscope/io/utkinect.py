@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .paths import resolve_under
+from .paths import read_text, resolve_under
 from .skeleton_dataset import write_skeleton_dataset
 
 __all__ = ["UTK_CLASSES", "UTKSegment", "read_utkinect", "read_utkinect_joints",
@@ -66,12 +66,7 @@ class UTKSegment:
 def read_utkinect_joints(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """``(frame_ids (T,), joints (T, 20, 3))`` of one recording; repeated ids keep the first."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise DataError(path, "joints file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read joints file ({e})") from None
+    text = read_text(path, "joints file", encoding="ascii", missing="joints file not found")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     try:
         a = np.loadtxt(lines, dtype=np.float64, ndmin=2)

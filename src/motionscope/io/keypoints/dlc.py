@@ -19,6 +19,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...fsutil import atomic_path, atomic_write_text
+from ..paths import read_text
 from .core import KeypointSet, _h5_str, _open_h5
 
 _DLC_HEADER_KEYS = ("scorer", "individuals", "bodyparts", "coords")
@@ -63,12 +64,7 @@ def read_dlc_csv(path: str | os.PathLike) -> KeypointSet:
     (``x``, ``y``[, ``likelihood``]); one or more leading index columns (frame number or image
     path). Without ``likelihood`` (labelled data) labelled points get score 1."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(path, "keypoint file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read CSV ({e})") from None
+    text = read_text(path, "CSV", missing="keypoint file not found")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or not rows[0] or rows[0][0] != "scorer":
         raise DataError(path, "not a DeepLabCut CSV (first cell must be 'scorer')")
