@@ -4,7 +4,8 @@ PostgreSQL. Writes benchmarks/results/experiment.json.
     python benchmarks/experiment.py [--participants 200] [--trials 150] [--think 0.5] [--db sqlite,postgresql]
 
 The server runs as it is deployed (uvicorn, one process, access log off) in a subprocess; the
-participants are asyncio tasks in this process (httpx), each doing what the page does: enter,
+participants are asyncio tasks in this process (one keep-alive connection each, as a browser
+tab; a lean client of our own, as httpx spent more CPU than the server), each doing what the page does: enter,
 consent, instructions, practice, ready, then per trial fetch the video and post the answer,
 pausing ``--think`` seconds (+-50 %) between trials (real participants take ~3-4 s per trial:
 video + answer, so the default offers several times the load of real participants), then the
@@ -54,9 +55,10 @@ def make_experiment(work: Path, trials: int, participants: int) -> Path:
 
 
 def start_server(exp: Path, db: str, port: int) -> subprocess.Popen:
-    code = ("import uvicorn; from motionscope.experiment.app import build_app; "
+    code = ("import uvicorn; from motionscope.experiment.app import KEEP_ALIVE_S, build_app; "
             f"uvicorn.run(build_app({str(exp)!r}, {db!r}), host='127.0.0.1', port={port}, "
-            "log_level='warning', access_log=False, lifespan='off', server_header=False)")
+            "log_level='warning', access_log=False, lifespan='off', server_header=False, "
+            "timeout_keep_alive=KEEP_ALIVE_S)")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL)
     import httpx
@@ -75,24 +77,112 @@ def start_server(exp: Path, db: str, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
-async def participant(client, plan: dict, i: int, think: float, lat: list, acks: dict,
-                      errors: list, rng: np.random.Generator) -> None:
+class Reply:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes):
+        self.status_code, self.headers, self.content = status, headers, body
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class Tab:
+    """One participant's browser tab: one keep-alive HTTP/1.1 connection, requests in turn.
+    Just enough client for this server's replies (every one has a Content-Length): httpx's
+    connection pool spent more CPU per request than the server did, so it measured itself."""
+
+    def __init__(self, host: str, port: int, timeout: float = 30.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.reader = self.writer = None
+        self.reconnects = 0
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, body=None) -> Reply:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        if body is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+        msg = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+        for attempt in range(2):  # a kept-alive connection the server closed: reopen once
+            reused = self.writer is not None
+            if not reused:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                self.writer.write(msg)
+                return await asyncio.wait_for(self._read(), self.timeout)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                await self.close()
+                if not reused or attempt:
+                    raise
+                self.reconnects += 1
+        raise AssertionError("unreachable")
+
+    async def _read(self) -> Reply:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return Reply(status, headers, body)
+
+
+async def _send(tab: Tab, method: str, url: str, retries: list, body=None) -> Reply:
+    """What the page's ``post()`` does: a network error or a 502/503/504 is retried with the same
+    body (so the same submission id), with a growing pause."""
+    wait = 0.5
+    for attempt in range(9):
+        try:
+            r = await tab.request(method, url, body)
+            if r.status_code not in (502, 503, 504):
+                return r
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            await tab.close()
+            if attempt == 8:
+                raise
+        retries.append(url)
+        await asyncio.sleep(wait)
+        wait = min(2 * wait, 8.0)
+    return r
+
+
+async def participant(tab: Tab, plan: dict, i: int, think: float, lat: list, acks: dict,
+                      errors: list, rng: np.random.Generator, retries: list) -> None:
     pid = f"SIMULATED-{i:04d}"
+
+    async def get(url):
+        return await _send(tab, "GET", url, retries)
+
+    async def post(url, body):
+        return await _send(tab, "POST", url, retries, body)
+
     try:
-        r = await client.get("/", params={"participant": pid}, follow_redirects=False)
+        r = await get(f"/?participant={pid}")
         token = r.headers["location"].rsplit("/", 1)[-1]
         api = f"/api/p/{token}"
-        st = (await client.get(f"{api}/state")).json()
+        st = (await get(f"{api}/state")).json()
         k = plan["num_classes"]
         for _ in range(len(plan["participants"][0]["trials"]) + 8):
             s = st["screen"]
             if s in ("consent", "instructions", "ready"):
                 body = {"agree": True} if s == "consent" else {}
-                st = (await client.post(f"{api}/{s}", json=body)).json()["state"]
+                st = (await post(f"{api}/{s}", body)).json()["state"]
             elif s in ("practice", "trial"):
                 t = st["trial"]
-                v = await client.get(t["video_url"])
-                if v.status_code != 200:
+                v = await get(t["video_url"])
+                if v.status_code != 200 or not v.content:
                     raise RuntimeError(f"video HTTP {v.status_code}")
                 await asyncio.sleep(think * float(rng.uniform(0.5, 1.5)))
                 choice = int(rng.integers(0, k))
@@ -101,7 +191,7 @@ async def participant(client, plan: dict, i: int, think: float, lat: list, acks:
                         "rt_end_ms": 800.0, "rt_start_ms": 1800.0, "video_ended": True,
                         "video_duration_ms": 1000.0, "client_start_ms": time.time() * 1000}
                 t0 = time.perf_counter()
-                r = await client.post(f"{api}/trial/{t['index']}", json=body)
+                r = await post(f"{api}/trial/{t['index']}", body)
                 lat.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise RuntimeError(f"answer HTTP {r.status_code} {r.text[:100]}")
@@ -110,7 +200,7 @@ async def participant(client, plan: dict, i: int, think: float, lat: list, acks:
                     acks[(pid, t["index"])] = choice
                 st = res["state"]
             elif s == "questionnaire":
-                st = (await client.post(f"{api}/questionnaire", json={
+                st = (await post(f"{api}/questionnaire", {
                     "submission_id": uuid.uuid4().hex, "answers": {}})).json()["state"]
             elif s == "complete":
                 return
@@ -119,26 +209,27 @@ async def participant(client, plan: dict, i: int, think: float, lat: list, acks:
         raise RuntimeError("session did not end")
     except Exception as e:  # counted and reported, never hidden
         errors.append(f"{pid}: {type(e).__name__}: {e}"[:300])
+    finally:
+        await tab.close()
 
 
-async def run_load(url: str, plan: dict, n: int, think: float, timeout: float) -> dict:
-    import httpx
-
+async def run_load(port: int, plan: dict, n: int, think: float, timeout: float) -> dict:
     lat: list[float] = []
     acks: dict = {}
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, trust_env=False) as c:
-        t0 = time.perf_counter()
-        tasks = [asyncio.create_task(participant(c, plan, i + 1, think, lat, acks, errors,
-                                                 np.random.default_rng(i)))
-                 for i in range(n)]
-        done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for t in pending:
-            t.cancel()
-        wall = time.perf_counter() - t0
+    retries: list[str] = []
+    tabs = [Tab("127.0.0.1", port) for _ in range(n)]
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(participant(tabs[i], plan, i + 1, think, lat, acks, errors,
+                                             np.random.default_rng(i), retries))
+             for i in range(n)]
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in pending:
+        t.cancel()
+    wall = time.perf_counter() - t0
     return {"lat": lat, "acks": acks, "errors": errors, "wall": wall,
-            "unfinished": len(pending)}
+            "unfinished": len(pending), "retries": len(retries),
+            "reconnects": sum(t.reconnects for t in tabs)}
 
 
 def check_rows(exp: Path, db: str, acks: dict) -> dict:
@@ -171,7 +262,7 @@ def bench(exp: Path, db: str, kind: str, n: int, think: float, timeout: float) -
     port = free_port()
     proc = start_server(exp, db, port)
     try:
-        res = asyncio.run(run_load(f"http://127.0.0.1:{port}", plan, n, think, timeout))
+        res = asyncio.run(run_load(port, plan, n, think, timeout))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -184,7 +275,9 @@ def bench(exp: Path, db: str, kind: str, n: int, think: float, timeout: float) -
            "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
            "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
            "latency_ms_max": round(float(lat.max()), 1) if lat.size else None,
-           "participants_unfinished": res["unfinished"], "errors": len(res["errors"]),
+           "participants_unfinished": res["unfinished"], "retries": res["retries"],
+           "reconnects": res["reconnects"],
+           "errors": len(res["errors"]),
            "first_errors": res["errors"][:5], **rows}
     print(json.dumps(out), flush=True)
     return out

@@ -222,7 +222,7 @@ def test_questionnaire_is_checked_and_idempotent(client):
             srv.store.mark(tok, "instructions")
             srv.store.mark(tok, "ready")
         order = json.loads(t.buttons)
-        srv.store.answer(p if t.kind == "practice" else srv.store.participant(tok), t.index,
+        srv.store.answer(tok, t.index,
                          response=order[0], position=0, submission_id=uuid.uuid4().hex,
                          rt_end_ms=1.0, rt_start_ms=2.0, video_ended=True, video_duration_ms=1.0,
                          client_start_ms=None)

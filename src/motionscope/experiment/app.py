@@ -18,19 +18,20 @@ import math
 import os
 import re
 import secrets
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import questionnaire_fields
-from .db import Conflict, DatabaseUnavailable, NotFound, Participant, Store
+from .db import Conflict, DatabaseUnavailable, NotFound, Participant, Snapshot, Store
 from .folder import Experiment, load_experiment
 
 __all__ = ["build_app", "ExperimentServer"]
@@ -40,6 +41,8 @@ _STATIC = resources.files("motionscope.experiment") / "static"
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 COOKIE = "ms_participant"
+VIDEO_CACHE_BYTES = 256 * 2**20  # clips kept in memory by the server (the rest read per request)
+KEEP_ALIVE_S = 30  # idle keep-alive (uvicorn's default 5 s drops connections between trials)
 _RECRUIT = {  # platform -> (participant, study, session) URL parameters
     "prolific": ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
     "mturk": ("workerId", "hitId", "assignmentId"),
@@ -163,6 +166,8 @@ class ExperimentServer:
         self.classes = exp.classes
         self.fields = questionnaire_fields(self.cfg.text("questionnaire"))
         self.page = self._page()
+        self._videos: dict[str, tuple[Path, bytes]] = {}
+        self._video_bytes, self._video_lock = 0, threading.Lock()
 
     def _page(self) -> str:
         tpl = (_STATIC / "page.html").read_text(encoding="utf-8")
@@ -211,13 +216,15 @@ class ExperimentServer:
         return p.token
 
     def participant(self, token: str) -> Participant:
-        if not _TOKEN.match(token):
-            raise NotFound("unknown participant")
-        return self.store.participant(token)
+        return self.store.participant(_checked(token))
+
+    def snapshot(self, token: str) -> Snapshot:
+        return self.store.snapshot(_checked(token))
 
     # -- state
-    def state(self, p: Participant) -> dict:
-        counts = self.store.counts(p.id)
+    def state(self, snap: Snapshot) -> dict:
+        """What the page shows now, from one :class:`~.db.Snapshot` (one database read)."""
+        p, counts = snap.participant, snap.counts
         prac = counts.get("practice", (0, 0))
         main = tuple(map(sum, zip(counts.get("test", (0, 0)), counts.get("catch", (0, 0)))))
         out: dict[str, Any] = {"slot": p.slot, "trial": None, "progress": None,
@@ -242,7 +249,7 @@ class ExperimentServer:
                                  "redirect_delay_s": self.cfg["completion.redirect_delay_s"]}
         out["screen"] = screen
         if screen in ("practice", "trial"):
-            t = self.store.next_trial(p.id)
+            t = snap.next
             done, total = prac if screen == "practice" else main
             out["progress"] = {"block": "practice" if screen == "practice" else "main",
                                "done": done, "total": total}
@@ -262,17 +269,18 @@ class ExperimentServer:
         return None if url is None else url.replace("{code}", p.completion_code)
 
     # -- steps
-    def answer(self, p: Participant, index: int, body: AnswerBody) -> dict:
+    def answer(self, token: str, index: int, body: AnswerBody) -> dict:
+        """Store one answer and return the next state: one database transaction."""
         k = len(self.classes)
         if not (0 <= body.response < k and 0 <= body.position < k):
             raise _Error(422, f"response and position must be in 0..{k - 1}")
-        status, t = self.store.answer(
-            p, index, response=body.response, position=body.position,
+        status, t, snap = self.store.answer(
+            _checked(token), index, response=body.response, position=body.position,
             submission_id=body.submission_id, rt_end_ms=_finite(body.rt_end_ms),
             rt_start_ms=_finite(body.rt_start_ms), video_ended=body.video_ended,
             video_duration_ms=_finite(body.video_duration_ms),
             client_start_ms=_finite(body.client_start_ms))
-        out: dict[str, Any] = {"status": status, "state": self.state(self.store.participant(p.token))}
+        out: dict[str, Any] = {"status": status, "state": self.state(snap)}
         if t.kind == "practice":
             right = bool(t.correct)
             out["feedback"] = {"correct": right, "text": self.cfg[
@@ -288,17 +296,32 @@ class ExperimentServer:
             raise _Error(422, f"an answer is longer than {limit} characters")
         answers = {f: body.answers.get(f, "") for f in self.fields}
         status = self.store.submit_questionnaire(p, answers, body.submission_id)
-        return {"status": status, "state": self.state(self.store.participant(p.token))}
+        return {"status": status, "state": self.state(self.store.snapshot(p.token))}
 
-    def video(self, p: Participant, index: int) -> Path:
-        """Only the clip of the participant's current trial is served."""
-        t = self.store.next_trial(p.id)
+    def video(self, token: str, index: int) -> tuple[Path, bytes | None]:
+        """The clip of the participant's current trial (no other is served; one database read):
+        its path, and its bytes while the clips read so far fit in :data:`VIDEO_CACHE_BYTES`
+        (stimuli are small and read on every trial; None: serve the file)."""
+        snap = self.snapshot(token)
+        p, t = snap.participant, snap.next
         if t is None or t.index != index or (t.kind != "practice" and p.ready_at is None):
             raise NotFound("no such video now")
+        hit = self._videos.get(t.video)
+        if hit is not None:
+            return hit
         try:
-            return self.exp.video_path(t.video)
+            path = self.exp.video_path(t.video)
         except KeyError:
             raise NotFound("no such video") from None
+        data = None
+        size = path.stat().st_size
+        if self._video_bytes + size <= VIDEO_CACHE_BYTES:
+            data = path.read_bytes()
+            with self._video_lock:
+                if t.video not in self._videos:
+                    self._videos[t.video] = (path, data)
+                    self._video_bytes += len(data)
+        return path, data
 
     def status(self) -> dict:
         from .export import participant_summaries
@@ -323,6 +346,12 @@ class ExperimentServer:
             "trials_per_condition": per,
             "answered_trials": sum(t.response is not None for t in trials),
         }
+
+
+def _checked(token: str) -> str:
+    if not _TOKEN.match(token):
+        raise NotFound("unknown participant")
+    return token
 
 
 def _finite(x: float | None) -> float | None:
@@ -425,26 +454,26 @@ def build_app(experiment: str | os.PathLike, db_url: str | None = None, *,
 
     @app.get("/api/p/{token}/state")
     def state(token: str):
-        return JSONResponse(srv.state(_who(token)), headers={"Cache-Control": "no-store"})
+        return JSONResponse(srv.state(srv.snapshot(token)), headers={"Cache-Control": "no-store"})
 
     @app.post("/api/p/{token}/consent")
     def consent(token: str, body: ConsentBody):
-        p = srv.store.mark(_who(token).token, "consent" if body.agree else "declined")
-        return {"state": srv.state(p)}
+        return JSONResponse({"state": srv.state(srv.store.mark(
+            _checked(token), "consent" if body.agree else "declined"))})
 
     @app.post("/api/p/{token}/instructions")
     def instructions(token: str, body: EmptyBody):
-        return {"state": srv.state(srv.store.mark(_who(token).token, "instructions"))}
+        return JSONResponse({"state": srv.state(srv.store.mark(_checked(token), "instructions"))})
 
     @app.post("/api/p/{token}/ready")
     def ready(token: str, body: EmptyBody):
-        return {"state": srv.state(srv.store.mark(_who(token).token, "ready"))}
+        return JSONResponse({"state": srv.state(srv.store.mark(_checked(token), "ready"))})
 
     @app.post("/api/p/{token}/trial/{index}")
     def answer(token: str, index: int, body: AnswerBody):
         if not 0 <= index < 100000:
             raise NotFound("no such trial")
-        return srv.answer(_who(token), index, body)
+        return JSONResponse(srv.answer(token, index, body))  # already plain JSON types
 
     @app.post("/api/p/{token}/questionnaire")
     def questionnaire(token: str, body: QuestionnaireBody):
@@ -452,9 +481,11 @@ def build_app(experiment: str | os.PathLike, db_url: str | None = None, *,
 
     @app.get("/p/{token}/video/{index}")
     def video(token: str, index: int):
-        path = srv.video(_who(token), index)
-        return FileResponse(path, media_type=Experiment.media_type(path),
-                            headers={"Cache-Control": "private, no-store"})
+        path, data = srv.video(token, index)
+        headers = {"Cache-Control": "private, no-store"}
+        if data is not None:
+            return Response(data, media_type=Experiment.media_type(path), headers=headers)
+        return FileResponse(path, media_type=Experiment.media_type(path), headers=headers)
 
     def _admin_ok(request: Request) -> None:
         want = srv.cfg["admin_token"]
@@ -527,6 +558,7 @@ def serve(experiment: str | os.PathLike, host: str = "127.0.0.1", port: int = 80
     announce(f"participants: {base}/   admin: {base}/admin?token={srv.cfg['admin_token']}")
     config = uvicorn.Config(app, host=host, port=int(port), log_level=log_level, lifespan="off",
                             proxy_headers=proxy_headers, server_header=False,
+                            timeout_keep_alive=KEEP_ALIVE_S,
                             forwarded_allow_ips="127.0.0.1" if proxy_headers else None)
     try:
         uvicorn.Server(config).run()
