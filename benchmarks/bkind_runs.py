@@ -1,0 +1,144 @@
+"""B-KinD real runs: discover keypoints, extract them, and read poses out of them against the
+motion baseline, on the embedded world's behaviour videos and on the real behaviour clips in
+``../shared/data/behavior_videos`` (SLEAP's dance clip; two flies in box mode).
+
+    python benchmarks/bkind_runs.py [--only world,dance,flies] [--world-steps 1500]
+                                    [--dance-steps 120] [--fly-steps 100] [--work DIR]
+
+Each run trains preset ``bkind_world`` (resumable: run it again to continue a killed run), extracts
+the keypoints of the held-out videos, and regresses the labelled poses from them and from the
+baseline (centroid, covariance and total of the absolute frame difference) with 5-fold
+contiguous cross-validation. Results are merged into ``benchmarks/results/bkind_runs.json``
+(a run not asked for keeps its earlier entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, write_result  # noqa: E402
+
+from motionscope import api  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "behavior_videos" / "sleap"
+NOTE = ("preset bkind_world (64 px, 8 keypoints, ResNet-50 layout at 1 block/stage width 8, "
+        "parameter-free perceptual fallback, SGD 1e-3, curriculum epoch 4); the paper trains 1-2 "
+        "GPU days. Regression: least squares with intercept, 5-fold contiguous CV over labelled "
+        "frames; error_image_pct = mean L2 over joints with x/W, y/H (official convention), "
+        "error_pose_pct = / larger side of the labelled pose box. Baseline: centroid, covariance "
+        "and total of the absolute grey frame difference.")
+
+
+def _round(m: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()}
+
+
+def _common(steps: int) -> list[str]:
+    # enough epochs for ``steps`` whatever the data size: max_steps ends the run
+    return [f"train.max_steps={steps}", "train.epochs=1000", "train.progress=false",
+            "train.tensorboard=false"]
+
+
+def world(work: Path, steps: int) -> dict:
+    from motionscope.data.pairs import behavior_world
+
+    root = behavior_world()
+    t0 = time.time()
+    r = api.discover_train("bkind_world", _common(steps), run_dir=str(work / "run"))
+    ex = api.discover_extract(r["run_dir"], str(root / "behavior" / "val"), str(work / "kp"))
+    videos = {}
+    for name in ex["videos"]:
+        res = api.discover_regress(str(work / "kp" / f"{name}.npz"),
+                                   str(root / "behavior" / "keypoints" / f"{name}.npz"),
+                                   str(work / "reg" / name), baseline=True)
+        videos[name] = {k: _round(m) for k, m in res["agents"]["agent0"].items()}
+    return {"train": f"4 train behaviour videos (192 frames, 128x128), gap 3, {steps} steps of "
+                     "batch 8", "seconds": round(time.time() - t0),
+            "labels": "true 2D joints (halpe26, 26 joints)", "videos": videos}
+
+
+def dance(work: Path, steps: int) -> dict:
+    from motionscope.io.rawframes import write_frames
+    from motionscope.io.video import iter_frames
+
+    frames = work / "frames" / "dance"
+    if not frames.is_dir():
+        write_frames(frames, iter_frames(SHARED / "dance.mp4"), quality=95)
+    t0 = time.time()
+    r = api.discover_train("bkind_world", _common(steps) + [
+        "data.name=video_pairs", f"data.args.paths=[{frames}]", "data.args.frame_gap=3",
+        "data.val_split=null"], run_dir=str(work / "run"))
+    api.discover_extract(r["run_dir"], str(frames), str(work / "kp"))
+    res = api.discover_regress(str(work / "kp" / "dance.npz"),
+                               str(SHARED / "dance.mp4.labels.slp"), str(work / "reg"),
+                               baseline=True)
+    return {"train": f"dance.mp4 (450 frames) itself, gap 3, {steps} steps of batch 8",
+            "seconds": round(time.time() - t0), "labels": "dance.mp4.labels.slp (17 nodes)",
+            **{k: _round(m) for k, m in res["agents"]["agent0"].items()}}
+
+
+def flies(work: Path, steps: int) -> dict:
+    from motionscope.io.rawframes import write_frames
+    from motionscope.io.video import iter_frames
+
+    clips = {"clip": ("clip.mp4", "clip.slp"),
+             "centered_pair_low_quality": ("centered_pair_low_quality.mp4",
+                                           "centered_pair_predictions.h5")}
+    for name, (video, _) in clips.items():
+        if not (work / "frames" / name).is_dir():
+            write_frames(work / "frames" / name, iter_frames(SHARED / video), quality=90)
+    t0 = time.time()
+    r = api.discover_train("bkind_world", _common(steps) + [
+        "data.name=video_pairs", f"data.args.paths=[{work / 'frames' / 'clip'}]",
+        f"data.args.boxes=[{SHARED / 'clip.slp'}]", "data.args.gap_seconds=0.12",
+        "data.args.fps=25", "data.val_split=null"], run_dir=str(work / "run"))
+    per_fly = {}
+    for name, (_, tracks) in clips.items():
+        api.discover_extract(r["run_dir"], str(work / "frames" / name), str(work / "kp"),
+                             boxes=str(SHARED / tracks))
+        res = api.discover_regress(str(work / "kp" / f"{name}.npz"), str(SHARED / tracks),
+                                   str(work / "reg" / name), baseline=True)
+        per_fly[name] = {a: {k: _round(m) for k, m in r.items()}
+                         for a, r in res["agents"].items() if r["discovered"]["frames"] >= 100}
+    return {"train": f"clip.mp4 in box mode (boxes from clip.slp, 2 flies), gap 0.12 s, {steps} "
+                     "steps of batch 8; the same model extracts centered_pair_low_quality.mp4 "
+                     "with boxes from centered_pair_predictions.h5",
+            "seconds": round(time.time() - t0),
+            "labels": "SLEAP's tracked poses of the same files (13 nodes clip.slp, 24 nodes "
+                      "centered_pair)", "per_fly": per_fly}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="world,dance,flies")
+    ap.add_argument("--world-steps", type=int, default=1500)
+    ap.add_argument("--dance-steps", type=int, default=120)
+    ap.add_argument("--fly-steps", type=int, default=100)
+    ap.add_argument("--work", default="runs/bkind_runs")
+    a = ap.parse_args(argv)
+    work = Path(a.work)
+    path = RESULTS / "bkind_runs.json"
+    old = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+    runs = dict(old)
+    jobs = {"world": ("world_behaviour_val", world, a.world_steps),
+            "dance": ("dance", dance, a.dance_steps),
+            "flies": ("flies_box_mode", flies, a.fly_steps)}
+    for which in [w.strip() for w in a.only.split(",") if w.strip()]:
+        if which not in jobs:
+            raise SystemExit(f"--only: unknown run {which!r} (world, dance, flies)")
+        key, fn, steps = jobs[which]
+        if which != "world" and not SHARED.is_dir():
+            print(f"skipping {which}: {SHARED} is absent")
+            continue
+        runs[key] = fn(work / which, steps)
+        write_result("bkind_runs", {"note": NOTE, "runs": runs}, path)
+
+
+if __name__ == "__main__":
+    main()
