@@ -1,14 +1,14 @@
 """Load: simulated participants completing a session concurrently over loopback, on SQLite and
 PostgreSQL. Writes benchmarks/results/experiment.json.
 
-    python benchmarks/experiment.py [--participants 200] [--trials 150] [--think 0.5] [--db sqlite,postgresql]
+    python benchmarks/experiment.py [--participants 200] [--trials 150] [--think 2.0] [--db sqlite,postgresql]
 
 The server runs as it is deployed (uvicorn, one process, access log off) in a subprocess; the
 participants are asyncio tasks in this process (one keep-alive connection each, as a browser
-tab; a lean client of our own, as httpx spent more CPU than the server), each doing what the page does: enter,
-consent, instructions, practice, ready, then per trial fetch the video and post the answer,
-pausing ``--think`` seconds (+-50 %) between trials (real participants take ~3-4 s per trial:
-video + answer, so the default offers several times the load of real participants), then the
+tab; a lean client of our own, as httpx spent more CPU than the server), each doing what the
+page does: enter, consent, instructions, practice, ready, then per trial fetch the video and post
+the answer, pausing ``--think`` seconds (+-50 %) between trials (real participants take ~3-4 s
+per trial: video + answer, so the default 2 s offers about twice their load), then the
 questionnaire. Measured per database: answer latency (p50/p99 of the POST round trip), answers
 per second, and rows lost or duplicated: every answer the server acknowledged is compared with
 the database afterwards (must be 0 and 0). PostgreSQL is a throwaway server on a loopback port
@@ -287,7 +287,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--participants", type=int, default=200)
     ap.add_argument("--trials", type=int, default=150)
-    ap.add_argument("--think", type=float, default=0.5, help="seconds between trials (mean)")
+    ap.add_argument("--think", type=float, default=2.0, help="seconds between trials (mean)")
     ap.add_argument("--db", default="sqlite,postgresql")
     ap.add_argument("--timeout", type=float, default=400, help="seconds per database at most")
     ap.add_argument("--work", default=None)

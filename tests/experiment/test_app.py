@@ -135,6 +135,36 @@ def test_reload_resumes_at_the_next_unanswered_trial(client, exp, plan):
     assert again["progress"]["done"] == 3
 
 
+def test_progress_is_read_from_the_database_not_the_servers_memory(client, exp, db_url,
+                                                                  monkeypatch):
+    """A server keeps each participant's fixed trial columns in memory (bounded): a second
+    server on the same database, and one whose memory holds a single participant, show the same
+    trial and progress as the server that stored the answers."""
+    from motionscope.experiment import db as dbmod
+
+    toks = [enter(client) for _ in range(2)]
+    states = {}
+    for k, tok in enumerate(toks):
+        to_trials(client, tok)
+        st = state(client, tok)
+        for _ in range(2 + k):  # both practice trials, then k main trials
+            st = answer(client, tok, st, 0)["state"]
+            if st["screen"] == "ready":
+                st = client.post(f"/api/p/{tok}/ready", json={}).json()["state"]
+        states[tok] = st
+    monkeypatch.setattr(dbmod, "PLAN_CACHE", 1)
+    with app_client(exp, db_url) as other:
+        for _ in range(2):  # alternate: each read evicts the other participant
+            for tok in toks:
+                again = state(other, tok)
+                assert again["trial"] == states[tok]["trial"]
+                assert again["progress"] == states[tok]["progress"]
+        assert len(other.app.server.store._plans) == 1
+        st = answer(other, toks[1], states[toks[1]], 2)["state"]  # the next one, on the other
+        assert st["progress"]["done"] == states[toks[1]]["progress"]["done"] + 1
+        assert state(client, toks[1]) == st  # and the first server agrees
+
+
 def test_double_clicks_and_retries_store_one_answer(client):
     tok = enter(client)
     to_trials(client, tok)

@@ -25,11 +25,12 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -144,6 +146,27 @@ class Questionnaire(Base):
 
 
 _P, _T = Participant.__table__, Trial.__table__
+_OPEN = _T.alias("open_trial")
+
+
+def _first_open(participant_id: Any) -> Any:
+    """The index of the participant's first unanswered trial (NULL when all are answered)."""
+    return (select(func.min(_OPEN.c.index))
+            .where(_OPEN.c.participant_id == participant_id, _OPEN.c.response.is_(None))
+            .scalar_subquery())
+
+
+# The statements of every trial request, built once (SQLAlchemy still caches their compiled form;
+# building them is what this saves): a page state is one statement, an answer three.
+_Q_STATE = (select(_P, _first_open(_P.c.id).label("first_open"))
+            .where(_P.c.token == bindparam("token")))
+_Q_LOCK = select(_P).where(_P.c.token == bindparam("token")).with_for_update()
+_Q_TRIAL = (select(_T, _first_open(bindparam("pid")).label("first_open"))
+            .where(_T.c.participant_id == bindparam("pid"), _T.c.index == bindparam("index")))
+_Q_PLAN = (select(_T.c.index, _T.c.kind, _T.c.condition, _T.c.video, _T.c.label, _T.c.buttons)
+           .where(_T.c.participant_id == bindparam("pid")).order_by(_T.c.index))
+_Q_ANSWER = (update(_T).where(_T.c.id == bindparam("tid"), _T.c.response.is_(None))
+             .returning(*_T.c))
 
 
 # ----------------------------------------------------------------------------- migrations
@@ -172,6 +195,20 @@ class NotFound(Exception):
     """An unknown participant or trial (404)."""
 
 
+class Planned(NamedTuple):
+    """The fixed columns of one trial: written with the participant, never changed."""
+
+    index: int
+    kind: str
+    condition: str
+    video: str
+    label: int
+    buttons: str  # JSON list: class index at each position
+
+
+PLAN_CACHE = 4096  # participants whose trial lists a server keeps in memory (~30 kB each)
+
+
 @dataclass
 class Snapshot:
     """What one page state needs, read in one transaction: the participant, ``kind -> (answered,
@@ -179,7 +216,7 @@ class Snapshot:
 
     participant: Participant
     counts: dict[str, tuple[int, int]]
-    next: Trial | None
+    next: Planned | None
 
 
 def normalise_url(url: str) -> str:
@@ -228,8 +265,10 @@ def _engine(url: str, immediate: bool = True) -> Engine:
 
             return eng
         if u.get_backend_name() == "postgresql":
-            return create_engine(u, pool_size=16, max_overflow=48, pool_pre_ping=True,
-                                 pool_timeout=10, connect_args={"connect_timeout": 5})
+            # no pre-ping (a round trip per transaction): a connection the server dropped fails
+            # its request with 503 (the page retries) and invalidates the pool
+            return create_engine(u, pool_size=16, max_overflow=48, pool_timeout=10,
+                                 connect_args={"connect_timeout": 5})
         return create_engine(u, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as e:
         raise DataError(None, f"database URL {safe_url(url)}: no driver ({e})") from None
@@ -243,8 +282,11 @@ class Store:
         self.url = url
         self.engine = _engine(url)
         # reads (every page, state and video request) need no write lock
-        self.read_engine = (_engine(url, immediate=False) if self.engine.dialect.name == "sqlite"
-                            else self.engine)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self.read_engine = _engine(url, immediate=False) if sqlite else self.engine
+        self._autocommit: tuple[Engine, Engine] | None = None
+        self._plans: OrderedDict[str, tuple[Planned, ...]] = OrderedDict()
+        self._plans_lock = threading.Lock()
         # SQLite has one write lock per file, and a writer that finds it taken polls with sleeps
         # of up to 100 ms (its busy handler): under load that, not the work, is the latency. The
         # writers of this process therefore queue on a lock of their own first; the busy timeout
@@ -292,18 +334,45 @@ class Store:
     def _session(self, read: bool = False) -> Session:
         return Session(self.read_engine if read else self.engine, expire_on_commit=False)
 
-    def _run(self, fn: Callable[[Session], Any], read: bool = False) -> Any:
-        """``fn(session)`` in one transaction (``read``: one that writes nothing); connection
-        failures -> DatabaseUnavailable."""
+    @staticmethod
+    @contextmanager
+    def _unavailable() -> Iterator[None]:
+        """Connection failures -> DatabaseUnavailable (503)."""
         try:
-            with (nullcontext() if read else self._write_lock), self._session(read) as s, s.begin():
-                return fn(s)
+            yield
         except (OperationalError, InterfaceError, SATimeoutError) as e:
             raise DatabaseUnavailable(_first_line(e)) from None
         except DBAPIError as e:
             if e.connection_invalidated:
                 raise DatabaseUnavailable(_first_line(e)) from None
             raise
+
+    def _run(self, fn: Callable[[Session], Any], read: bool = False) -> Any:
+        """``fn(session)`` in one transaction (``read``: one that writes nothing)."""
+        with (self._unavailable(), (nullcontext() if read else self._write_lock),
+              self._session(read) as s, s.begin()):
+            return fn(s)
+
+    @property
+    def _reader(self) -> Engine:
+        """The engine of hot-path reads: on PostgreSQL one without a transaction (autocommit: a
+        read of one statement needs none, and BEGIN/COMMIT are two round trips more)."""
+        eng = self.read_engine
+        if eng.dialect.name == "sqlite":
+            return eng
+        if self._autocommit is None or self._autocommit[0] is not eng:
+            self._autocommit = (eng, eng.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._autocommit[1]
+
+    def _core(self, fn: Callable[[Connection], Any], read: bool = False) -> Any:
+        """``fn(connection)`` for the hot paths: Core statements, rows not ORM objects; a write
+        in one transaction, a read without one where the database allows (PostgreSQL)."""
+        with self._unavailable(), (nullcontext() if read else self._write_lock):
+            if read:
+                with self._reader.connect() as c:
+                    return fn(c)
+            with self.engine.begin() as c:
+                return fn(c)
 
     def _read(self, fn: Callable[[Session], Any]) -> Any:
         return self._run(fn, read=True)
@@ -345,9 +414,35 @@ class Store:
                 raise
             return p
 
-    # The hot paths (state, video, answer: every request of a trial) run Core statements on the
-    # session's connection: rows, not ORM objects (same columns, attribute access), at a fraction
-    # of the ORM's per-statement cost.
+    # The hot paths (state, video, answer: every request of a trial). Answers are stored in index
+    # order only (``answer`` refuses any other), so the trials before the first unanswered one
+    # are exactly the answered ones: a participant's progress is that one index, read with the
+    # participant, and the fixed columns of their trials are read once and kept (`_plan`).
+    def _plan(self, c: Connection, p: Participant) -> tuple[Planned, ...]:
+        """The participant's trials (fixed columns) in index order: read once, then kept."""
+        with self._plans_lock:
+            hit = self._plans.get(p.token)
+            if hit is not None:
+                self._plans.move_to_end(p.token)
+                return hit
+        plan = tuple(Planned(*r) for r in c.execute(_Q_PLAN, {"pid": p.id}))
+        with self._plans_lock:
+            self._plans[p.token] = plan
+            while len(self._plans) > PLAN_CACHE:
+                self._plans.popitem(last=False)
+        return plan
+
+    def _state(self, c: Connection, p: Participant, first: int | None) -> Snapshot:
+        """Participant ``p`` whose first unanswered trial is ``first`` (None: all answered)."""
+        counts: dict[str, tuple[int, int]] = {}
+        nxt = None
+        for t in self._plan(c, p):
+            a, n = counts.get(t.kind, (0, 0))
+            counts[t.kind] = (a + (first is None or t.index < first), n + 1)
+            if t.index == first:
+                nxt = t
+        return Snapshot(p, counts, nxt)
+
     @staticmethod
     def _by_token(s: Session, token: str, lock: bool = False) -> Participant:
         q = select(_P).where(_P.c.token == token)
@@ -356,18 +451,14 @@ class Store:
             raise NotFound("unknown participant")
         return p  # type: ignore[return-value]  # a Row with the Participant columns
 
-    @staticmethod
-    def _snapshot(s: Session, p: Participant) -> Snapshot:
-        c = s.connection()
-        rows = c.execute(select(_T.c.kind, func.count(), func.count(_T.c.response))
-                         .where(_T.c.participant_id == p.id).group_by(_T.c.kind)).all()
-        nxt = c.execute(select(_T).where(_T.c.participant_id == p.id, _T.c.response.is_(None))
-                        .order_by(_T.c.index).limit(1)).first()
-        return Snapshot(p, {k: (int(a), int(n)) for k, n, a in rows}, nxt)
-
     def snapshot(self, token: str) -> Snapshot:
-        """The participant of ``token`` with their progress and next trial (one read)."""
-        return self._read(lambda s: self._snapshot(s, self._by_token(s, token)))
+        """The participant of ``token`` with their progress and next trial (one statement)."""
+        def fn(c: Connection) -> Snapshot:
+            p = c.execute(_Q_STATE, {"token": token}).first()
+            if p is None:
+                raise NotFound("unknown participant")
+            return self._state(c, p, p.first_open)
+        return self._core(fn, read=True)
 
     def mark(self, token: str, step: str) -> Snapshot:
         """Record consent / declined / instructions / ready (idempotent; in order); the state
@@ -376,27 +467,25 @@ class Store:
                 "ready": "instructions_at"}[step]
         col = f"{step}_at"
 
-        def fn(s: Session):
-            p = self._by_token(s, token, lock=True)
+        def fn(c: Connection) -> Snapshot:
+            p = c.execute(_Q_LOCK, {"token": token}).first()
+            if p is None:
+                raise NotFound("unknown participant")
             if step in ("consent", "declined") and (p.consent_at or p.declined_at):
                 if getattr(p, col) is None:
                     raise Conflict("consent was already answered")
-                return self._snapshot(s, p)
-            if need and getattr(p, need) is None:
+            elif need and getattr(p, need) is None:
                 raise Conflict(f"{step} before {need[:-3]}")
-            c = s.connection()
-            if step == "ready":
-                left = c.execute(select(func.count()).select_from(_T).where(
+            elif step == "ready" and c.execute(select(func.count()).select_from(_T).where(
                     _T.c.participant_id == p.id, _T.c.kind == "practice",
-                    _T.c.response.is_(None))).scalar()
-                if left:
-                    raise Conflict("the practice trials are not finished")
-            if getattr(p, col) is None:
+                    _T.c.response.is_(None))).scalar():
+                raise Conflict("the practice trials are not finished")
+            elif getattr(p, col) is None:
                 c.execute(update(_P).where(_P.c.id == p.id, _P.c[col].is_(None))
                           .values({col: _now()}))
-                p = c.execute(select(_P).where(_P.c.id == p.id)).first()
-            return self._snapshot(s, p)
-        return self._run(fn)
+            p = c.execute(_Q_STATE, {"token": token}).first()
+            return self._state(c, p, p.first_open)
+        return self._core(fn)
 
     def trials(self, participant_id: int) -> list[Trial]:
         return self._read(lambda s: list(s.scalars(select(Trial).where(
@@ -423,44 +512,43 @@ class Store:
                video_ended: bool, video_duration_ms: float | None,
                client_start_ms: float | None) -> tuple[str, Trial, Snapshot]:
         """Store the answer of participant ``token`` to trial ``index``, and read the state after
-        it, in one transaction: ``("stored", trial, snapshot)``, or ``("duplicate", ...)`` when
-        this submission id was stored before (nothing written). Conflict when the trial was
-        answered by another submission or is not the next unanswered one, NotFound for an
-        unknown participant or a trial they do not have."""
-        def fn(s: Session):
-            p = self._by_token(s, token)
-            c = s.connection()
-            # the row lock makes a concurrent twin wait for this one's commit and then read
-            # what it stored (PostgreSQL; SQLite transactions are serial anyway)
-            t = c.execute(select(_T).where(_T.c.participant_id == p.id, _T.c.index == index)
-                          .with_for_update()).first()
+        it, in one transaction (three statements): ``("stored", trial, snapshot)``, or
+        ``("duplicate", ...)`` when this submission id was stored before (nothing written).
+        Conflict when the trial was answered by another submission or is not the next
+        unanswered one, NotFound for an unknown participant or a trial they do not have."""
+        def fn(c: Connection):
+            # the participant's row lock queues their concurrent requests (a double click's
+            # twin waits for this commit, then finds the answer stored; PostgreSQL: SQLite
+            # transactions are serial anyway)
+            p = c.execute(_Q_LOCK, {"token": token}).first()
+            if p is None:
+                raise NotFound("unknown participant")
+            t = c.execute(_Q_TRIAL, {"pid": p.id, "index": index}).first()
             if t is None:
                 raise NotFound(f"no trial {index} for this participant")
             if t.response is not None:
                 if t.submission_id == submission_id:
-                    return "duplicate", t, self._snapshot(s, p)
+                    return "duplicate", t, self._state(c, p, t.first_open)
                 raise Conflict(f"trial {index} was already answered")
             if t.kind != "practice" and p.ready_at is None:
                 raise Conflict("the main trials start after the ready page")
-            first = c.execute(select(func.min(_T.c.index)).where(
-                _T.c.participant_id == p.id, _T.c.response.is_(None))).scalar()
-            if first != index:
-                raise Conflict(f"trial {index} is not the next one (that is {first})")
+            if t.first_open != index:
+                raise Conflict(f"trial {index} is not the next one (that is {t.first_open})")
             order = json.loads(t.buttons)
             if order[position] != response:
                 raise Conflict("the answer does not match the button at that position")
-            res = c.execute(update(_T).where(_T.c.id == t.id, _T.c.response.is_(None)).values(
+            new = c.execute(_Q_ANSWER.values(
                 response=response, position=position, correct=response == t.label,
                 rt_end_ms=rt_end_ms, rt_start_ms=rt_start_ms, video_ended=video_ended,
                 video_duration_ms=video_duration_ms, client_start_ms=client_start_ms,
-                submission_id=submission_id, answered_at=_now()))
-            if res.rowcount != 1:  # answered by a concurrent request in between
+                submission_id=submission_id, answered_at=_now()), {"tid": t.id}).first()
+            if new is None:  # answered by a concurrent request in between
                 raise _Retry()
-            t = c.execute(select(_T).where(_T.c.id == t.id)).first()
-            return "stored", t, self._snapshot(s, p)
+            later = [u.index for u in self._plan(c, p) if u.index > index]
+            return "stored", new, self._state(c, p, later[0] if later else None)
         for _ in range(3):
             try:
-                return self._run(fn)
+                return self._core(fn)
             except _Retry:
                 continue
         raise Conflict(f"trial {index} was answered concurrently")
