@@ -5,11 +5,11 @@ A SQLite file by default (``EXP/experiment.db``), PostgreSQL by URL
 migrations"):
 
 * A participant's trials are written as rows when the participant is created (from the plan
-  slot), so answering is one ``UPDATE ... WHERE participant AND index AND response IS NULL`` in
-  its own transaction, committed before the reply: a response is stored exactly once or not at
-  all. The unique (participant, index) key and the client's submission id make double clicks and
-  network retries harmless (the same submission id gets the first reply again, nothing written);
-  only the participant's next unanswered trial can be answered.
+  slot), so answering is one ``UPDATE ... WHERE trial AND response IS NULL`` in its own
+  transaction, committed before the reply: a response is stored exactly once or not at all. The
+  unique (participant, index) key, the participant's row lock and the client's submission id make
+  double clicks and network retries harmless (the same submission id gets the first reply again,
+  nothing written); only the participant's next unanswered trial can be answered.
 * Migrations are a list of numbered functions in this module (:data:`MIGRATIONS`), applied in
   order at start, each in one transaction with its number written to ``ms_schema_version``; a
   database newer than this code is refused. (Alembic would add a migration environment, a second
