@@ -57,6 +57,16 @@ class GlobalNet(nn.Module):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
         return p[5](x)
 
+    def _upsample(self, i: int, feature: torch.Tensor) -> torch.Tensor:
+        """``upsamples[i]``: bilinear x2, 1x1 conv, BN. In eval mode the conv and BN run before
+        the resize, at a quarter of the pixels: both are per-pixel affine maps and bilinear
+        weights sum to one, so the two orders agree up to float rounding (in training BN's
+        batch statistics would differ)."""
+        m = self.upsamples[i]
+        if self.training:
+            return m(feature)
+        return m[0](m[2](m[1](feature)))
+
     def forward(self, features: Sequence[torch.Tensor], output_size: tuple[int, int] | None = None,
                 levels: Sequence[int] | None = None) -> list[torch.Tensor]:
         """Per-level logits ``(N, num_class, *output_size)``, coarse to fine.
@@ -81,7 +91,7 @@ class GlobalNet(nn.Module):
                                      "size must be a multiple of 32")
                 feature = feature + up
             if i != n - 1:
-                up = self.upsamples[i](feature)
+                up = self._upsample(i, feature)
             if i in want:
                 outs.append(self._predict(i, feature, size))
         return outs
