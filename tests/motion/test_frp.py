@@ -46,6 +46,39 @@ def test_vectorised_equals_reference_loop(window):
         np.testing.assert_allclose(s[0].numpy(), static, atol=1e-6, rtol=0)
 
 
+def test_chunked_cpu_path_is_the_same_maps(monkeypatch):
+    """On the CPU a few windows are computed at a time: any chunk size gives the same maps."""
+    import motionscope.motion.frp as frp
+
+    clips = torch.from_numpy(_moving_clips(2, 20, 20, 24, seed=3))
+    whole = dynamic_heatmaps(clips, 4)
+    for chunk in (1, 2 * 20 * 24 * 3 * 3, 2 * 20 * 24 * 3 * 7):  # 1, 3 and 7 windows a chunk
+        monkeypatch.setattr(frp, "CPU_CHUNK", chunk)
+        assert torch.equal(dynamic_heatmaps(clips, 4), whole)
+        d, s = window_maps(clips, 4)
+        assert d.shape == s.shape == (2, 17, 20, 24)
+    ref = dynamic_heatmaps_reference(clips[1].numpy(), 4)
+    np.testing.assert_allclose(whole[1].numpy(), ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (1, 5), (2, 2), (3, 2), (5, 1)])
+def test_tiny_frames_match_opencv_morphology(hw):
+    """The separable erode / dilate against OpenCV's at the edge cases of 1-3 pixel sides."""
+    rng = np.random.default_rng(sum(hw))
+    clip = rng.integers(0, 255, size=(6, *hw, 3)).astype(np.uint8)
+    fast = heatmap_of_clip(torch.from_numpy(clip), 3)
+    np.testing.assert_allclose(fast.numpy(), dynamic_heatmaps_reference(clip, 3), atol=1e-6, rtol=0)
+
+
+def test_long_windows_accumulate_without_overflow():
+    """uint8 frames are rank-pooled in integers (int16 for short windows, int32 beyond)."""
+    clip = _moving_clips(1, 30, 20, 24, seed=5)[0]
+    clip[::2] = 255  # the largest sums a window can reach
+    clip[1::2] = 0
+    fast = heatmap_of_clip(torch.from_numpy(clip), 25)
+    np.testing.assert_allclose(fast.numpy(), dynamic_heatmaps_reference(clip, 25), atol=1e-6, rtol=0)
+
+
 def test_leading_zero_maps_and_range():
     clips = _moving_clips(1, 14, 16, 32)
     heat = dynamic_heatmaps(torch.from_numpy(clips), 10)[0, 0]

@@ -48,9 +48,10 @@ def _check(frames: torch.Tensor, window: int) -> None:
 
 def _minmax(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     """``x - min`` then ``/ max`` per map, ``/ (max + 1e-5)`` where the max is 0 (official).
-    ``dims`` are the trailing ones. Min and max come from one pass, and ``max(x - min)`` is
-    ``max(x) - min`` exactly (float subtraction is monotonic)."""
-    lo, hi = torch.aminmax(x.flatten(dims[0]), dim=-1)
+    ``dims`` are the trailing ones; ``max(x - min)`` is ``max(x) - min`` exactly (float
+    subtraction is monotonic), so the shifted map needs no second reduction."""
+    flat = x.flatten(dims[0])
+    lo, hi = flat.amin(-1), flat.amax(-1)  # (torch.aminmax is ~20x slower on the CPU)
     keep = (*lo.shape, *([1] * len(dims)))
     lo, top = lo.view(keep), (hi - lo).view(keep)
     return (x - lo).div_(torch.where(top != 0, top, top + 1e-5))
@@ -69,12 +70,21 @@ def window_maps(frames: torch.Tensor, window: int = DEFAULT_WINDOW) -> tuple[tor
     if n <= 0:
         empty = frames.new_zeros((b, 0, h, w), dtype=torch.float32)
         return empty, empty.clone()
+    parts = list(_chunks(frames, window))
+    if len(parts) == 1:
+        return parts[0][1], parts[0][2]
+    return torch.cat([d for _, d, _ in parts], 1), torch.cat([s for _, _, s in parts], 1)
+
+
+def _chunks(frames: torch.Tensor, window: int):
+    """``(first window, dynamic, static)`` of consecutive runs of windows: all at once on a
+    GPU; on the CPU a few at a time, so that each pass over them stays in the cache (windows
+    are independent)."""
+    b, t, h, w, c = frames.shape
+    n = t - window + 1
     step = n if frames.device.type != "cpu" else max(1, CPU_CHUNK // (b * h * w * c))
-    if step < n:  # windows are independent: a few at a time stay in the CPU's cache
-        parts = [_window_maps(frames[:, i:i + step + window - 1], window)
-                 for i in range(0, n, step)]
-        return torch.cat([d for d, _ in parts], 1), torch.cat([s for _, s in parts], 1)
-    return _window_maps(frames, window)
+    for i in range(0, n, step):
+        yield (i, *_window_maps(frames[:, i:i + min(step, n - i) + window - 1], window))
 
 
 #: values per chunk of windows on the CPU (~8 MB of float32): every step of the maps is a pass
@@ -85,17 +95,29 @@ CPU_CHUNK = 1 << 21
 def _window_maps(frames: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
     b, t, h, w, c = frames.shape
     n = t - window + 1
-    x = frames if frames.dtype == torch.float32 else frames.to(torch.float32)
-    re = torch.zeros((b, n, h, w, c), dtype=torch.float32, device=frames.device)
-    for j, alpha in enumerate(rank_pool_weights(window)):
-        re.add_(x[:, j:j + n], alpha=alpha)
-    re = _minmax(torch.relu_(re), (2, 3, 4))
+    weights = rank_pool_weights(window)
+    if frames.dtype == torch.uint8:
+        # integer frames: the rank pooling in integers (int16 while it cannot overflow: half the
+        # memory traffic of float32), exact, so equal to the official float32 accumulation
+        it = torch.int16 if 255 * sum(abs(a) for a in weights) <= 32767 else torch.int32
+        x = frames.to(it)
+        acc = torch.zeros((b, n, h, w, c), dtype=it, device=frames.device)
+        for j, alpha in enumerate(weights):
+            acc.add_(x[:, j:j + n], alpha=int(alpha))
+        re = acc.clamp_min_(0).to(torch.float32)
+    else:
+        x = frames if frames.dtype == torch.float32 else frames.to(torch.float32)
+        re = torch.zeros((b, n, h, w, c), dtype=torch.float32, device=frames.device)
+        for j, alpha in enumerate(weights):
+            re.add_(x[:, j:j + n], alpha=alpha)
+        re = torch.relu_(re)
+    re = _minmax(re, (2, 3, 4))
     if c == 3:
         dyn = GRAY_WEIGHTS[0] * re[..., 0] + GRAY_WEIGHTS[1] * re[..., 1] + GRAY_WEIGHTS[2] * re[..., 2]
     else:
         dyn = re[..., 0].contiguous()
     mean = dyn.mean(dim=(2, 3), keepdim=True)
-    static = torch.where(dyn > mean, dyn, torch.zeros_like(dyn))
+    static = torch.where(dyn > mean, dyn, 0.0)
     static = _minmax(_dilate3(_erode2(static)), (2, 3))
     return dyn, static
 
@@ -104,23 +126,34 @@ def _erode2(x: torch.Tensor) -> torch.Tensor:
     """OpenCV's 2x2 erode, anchor (1, 1): the minimum over rows {y-1, y} x cols {x-1, x},
     pixels outside the image ignored; as shifted minimums over the last two dims (separable,
     exact; several times faster on the CPU than a pooling call)."""
-    r = x.clone()
-    torch.minimum(x[..., 1:, :], x[..., :-1, :], out=r[..., 1:, :])
-    out = r.clone()
-    torch.minimum(r[..., :, 1:], r[..., :, :-1], out=out[..., :, 1:])
-    return out
+    return _shifted(_shifted(x, -2, torch.minimum, (1,)), -1, torch.minimum, (1,))
+
+
+def _shifted(v: torch.Tensor, dim: int, op, sides: tuple[int, ...]) -> torch.Tensor:
+    """``op`` of ``v`` and its neighbour one step back (side 1) and/or forward (side -1)
+    along ``dim``; pixels without that neighbour keep their value."""
+    n = v.shape[dim]
+    if n == 1:
+        return v.clone()
+    m = torch.empty_like(v)
+    first, rest = v.narrow(dim, 0, n - 1), v.narrow(dim, 1, n - 1)
+    if sides == (1,):
+        m.narrow(dim, 0, 1).copy_(v.narrow(dim, 0, 1))
+        op(rest, first, out=m.narrow(dim, 1, n - 1))
+        return m
+    # both sides (3-wide): the edges see one neighbour, the inside two
+    op(v.narrow(dim, 0, 1), v.narrow(dim, 1, 1), out=m.narrow(dim, 0, 1))
+    op(v.narrow(dim, n - 1, 1), v.narrow(dim, n - 2, 1), out=m.narrow(dim, n - 1, 1))
+    if n > 2:
+        inner = m.narrow(dim, 1, n - 2)
+        op(first.narrow(dim, 0, n - 2), rest.narrow(dim, 1, n - 2), out=inner)
+        op(inner, v.narrow(dim, 1, n - 2), out=inner)
+    return m
 
 
 def _dilate3(x: torch.Tensor) -> torch.Tensor:
     """OpenCV's 3x3 dilate, centred, pixels outside the image ignored (separable maximums)."""
-    def along(v: torch.Tensor, dim: int) -> torch.Tensor:
-        m = v.clone()
-        n = v.shape[dim]
-        lo, hi = v.narrow(dim, 0, n - 1), v.narrow(dim, 1, n - 1)
-        torch.maximum(m.narrow(dim, 1, n - 1), lo, out=m.narrow(dim, 1, n - 1))
-        torch.maximum(m.narrow(dim, 0, n - 1), hi, out=m.narrow(dim, 0, n - 1))
-        return m
-    return along(along(x, -2), -1)
+    return _shifted(_shifted(x, -2, torch.maximum, (1, -1)), -1, torch.maximum, (1, -1))
 
 
 def dynamic_heatmaps(frames: torch.Tensor, window: int = DEFAULT_WINDOW) -> torch.Tensor:
@@ -130,11 +163,13 @@ def dynamic_heatmaps(frames: torch.Tensor, window: int = DEFAULT_WINDOW) -> torc
     in ``[0, 2]``: ``(dynamic + static) * static`` of the window ending at each frame, zero for
     the first ``window - 1`` frames (and for every frame of a clip shorter than the window).
     """
-    dyn, static = window_maps(frames, window)
+    _check(frames, window)
     b, t, h, w, _ = frames.shape
     out = torch.zeros((b, 1, t, h, w), dtype=torch.float32, device=frames.device)
-    if dyn.shape[1]:
-        out[:, 0, window - 1:] = (dyn + static) * static
+    if t >= window:
+        for i, dyn, static in _chunks(frames, window):
+            k = window - 1 + i
+            torch.mul(dyn.add_(static), static, out=out[:, 0, k:k + dyn.shape[1]])
     return out
 
 
