@@ -44,21 +44,34 @@ def _common(steps: int) -> list[str]:
             "train.tensorboard=false"]
 
 
+def _train(preset: str, overrides: list[str], run_dir: Path) -> tuple[str, bool]:
+    """Train (or resume) a run: (run dir, trained now); a run that finished before is used as
+    it is."""
+    from motionscope.engine.checkpoint import load_checkpoint
+
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.is_file() and load_checkpoint(last).get("finished", False):
+        return str(run_dir), False
+    return api.discover_train(preset, overrides, run_dir=str(run_dir))["run_dir"], True
+
+
 def world(work: Path, steps: int) -> dict:
     from motionscope.data.pairs import behavior_world
 
     root = behavior_world()
     t0 = time.time()
-    r = api.discover_train("bkind_world", _common(steps), run_dir=str(work / "run"))
-    ex = api.discover_extract(r["run_dir"], str(root / "behavior" / "val"), str(work / "kp"))
+    run, now = _train("bkind_world", _common(steps), work / "run")
+    ex = api.discover_extract(run, str(root / "behavior" / "val"), str(work / "kp"))
     videos = {}
     for name in ex["videos"]:
-        res = api.discover_regress(str(work / "kp" / f"{name}.npz"),
-                                   str(root / "behavior" / "keypoints" / f"{name}.npz"),
-                                   str(work / "reg" / name), baseline=True)
+        kp, labels = str(work / "kp" / f"{name}.npz"), str(root / "behavior" / "keypoints" / f"{name}.npz")
+        res = api.discover_regress(kp, labels, str(work / "reg" / name), baseline=True)
         videos[name] = {k: _round(m) for k, m in res["agents"]["agent0"].items()}
+        # each keypoint's confidence and covariance as features too (the paper's read-outs use them)
+        full = api.discover_regress(kp, labels, None, with_confidence=True, with_covariance=True)
+        videos[name]["discovered_with_confidence_covariance"] = _round(full["agents"]["agent0"]["discovered"])
     return {"train": f"4 train behaviour videos (192 frames, 128x128), gap 3, {steps} steps of "
-                     "batch 8", "seconds": round(time.time() - t0),
+                     "batch 8", "seconds": round(time.time() - t0), "trained_now": now,
             "labels": "true 2D joints (halpe26, 26 joints)", "videos": videos}
 
 
@@ -70,15 +83,16 @@ def dance(work: Path, steps: int) -> dict:
     if not frames.is_dir():
         write_frames(frames, iter_frames(SHARED / "dance.mp4"), quality=95)
     t0 = time.time()
-    r = api.discover_train("bkind_world", _common(steps) + [
+    run, now = _train("bkind_world", _common(steps) + [
         "data.name=video_pairs", f"data.args.paths=[{frames}]", "data.args.frame_gap=3",
-        "data.val_split=null"], run_dir=str(work / "run"))
-    api.discover_extract(r["run_dir"], str(frames), str(work / "kp"))
+        "data.val_split=null"], work / "run")
+    api.discover_extract(run, str(frames), str(work / "kp"))
     res = api.discover_regress(str(work / "kp" / "dance.npz"),
                                str(SHARED / "dance.mp4.labels.slp"), str(work / "reg"),
                                baseline=True)
     return {"train": f"dance.mp4 (450 frames) itself, gap 3, {steps} steps of batch 8",
-            "seconds": round(time.time() - t0), "labels": "dance.mp4.labels.slp (17 nodes)",
+            "seconds": round(time.time() - t0), "trained_now": now,
+            "labels": "dance.mp4.labels.slp (17 nodes)",
             **{k: _round(m) for k, m in res["agents"]["agent0"].items()}}
 
 
@@ -93,13 +107,13 @@ def flies(work: Path, steps: int) -> dict:
         if not (work / "frames" / name).is_dir():
             write_frames(work / "frames" / name, iter_frames(SHARED / video), quality=90)
     t0 = time.time()
-    r = api.discover_train("bkind_world", _common(steps) + [
+    run, now = _train("bkind_world", _common(steps) + [
         "data.name=video_pairs", f"data.args.paths=[{work / 'frames' / 'clip'}]",
         f"data.args.boxes=[{SHARED / 'clip.slp'}]", "data.args.gap_seconds=0.12",
-        "data.args.fps=25", "data.val_split=null"], run_dir=str(work / "run"))
+        "data.args.fps=25", "data.val_split=null"], work / "run")
     per_fly = {}
     for name, (_, tracks) in clips.items():
-        api.discover_extract(r["run_dir"], str(work / "frames" / name), str(work / "kp"),
+        api.discover_extract(run, str(work / "frames" / name), str(work / "kp"),
                              boxes=str(SHARED / tracks))
         res = api.discover_regress(str(work / "kp" / f"{name}.npz"), str(SHARED / tracks),
                                    str(work / "reg" / name), baseline=True)
@@ -108,7 +122,7 @@ def flies(work: Path, steps: int) -> dict:
     return {"train": f"clip.mp4 in box mode (boxes from clip.slp, 2 flies), gap 0.12 s, {steps} "
                      "steps of batch 8; the same model extracts centered_pair_low_quality.mp4 "
                      "with boxes from centered_pair_predictions.h5",
-            "seconds": round(time.time() - t0),
+            "seconds": round(time.time() - t0), "trained_now": now,
             "labels": "SLEAP's tracked poses of the same files (13 nodes clip.slp, 24 nodes "
                       "centered_pair)", "per_fly": per_fly}
 
@@ -136,7 +150,10 @@ def main(argv: list[str] | None = None) -> None:
         if which != "world" and not SHARED.is_dir():
             print(f"skipping {which}: {SHARED} is absent")
             continue
-        runs[key] = fn(work / which, steps)
+        res = fn(work / which, steps)
+        if res.get("trained_now") is False and key in old and "seconds" in old[key]:
+            res["seconds"] = old[key]["seconds"]  # the time of the training run, not of the read-out
+        runs[key] = res
         write_result("bkind_runs", {"note": NOTE, "runs": runs}, path)
 
 
