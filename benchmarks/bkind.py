@@ -2,7 +2,8 @@
 decoded in order, batched resize + normalisation, ``model.detect`` in eval mode on the finest
 GlobalNet level) against the official ``extract_features.py`` loop (per frame: cv2 read, PIL
 resize, ToTensor + Normalize, one image per forward with BatchNorm in training mode, all four
-GlobalNet levels computed as ``Model.forward`` does); then training pairs/s and peak memory.
+GlobalNet levels computed as ``Model.forward`` does), in fp32 and with ``--precision bf16``
+(autocast: fast where the CPU has AVX512-BF16 or AMX); then training pairs/s and peak memory.
 Both in one process, medians of ``--repeats`` runs.
 
     python benchmarks/bkind.py [--size 128] [--keypoints 10] [--frames 96] [--threads 1,2] [--full]
@@ -70,6 +71,19 @@ def official_loop(model: BKinD, video: Path, size: int) -> np.ndarray:
     return np.stack(kps)
 
 
+def cpu_info() -> dict:
+    """The CPU's model and whether it has bf16 instructions (what the bf16 figures depend on)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                  if ln.startswith("model name")), None)
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
+                      if ln.startswith("flags")), []))
+    return {"cpu_model": model, "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=128)
@@ -96,10 +110,15 @@ def main() -> None:
             for_extraction(model, torch.device("cpu"))  # as discover extract does
             ours = median(timed(lambda: extract_source(model, video, settings, batch_size=a.batch,
                                                        show_progress=False), a.repeats))
+            ours16 = median(timed(lambda: extract_source(model, video, settings, batch_size=a.batch,
+                                                         show_progress=False, precision="bf16"),
+                                  a.repeats))
             model.to(memory_format=torch.contiguous_format)
             results[f"threads_{n}"] = {"extract_frames_per_s": round(a.frames / ours, 2),
                                        "extract_frames_per_s_official_loop": round(a.frames / official, 2),
-                                       "extract_speedup": round(official / ours, 2)}
+                                       "extract_speedup": round(official / ours, 2),
+                                       "extract_frames_per_s_bf16": round(a.frames / ours16, 2),
+                                       "extract_speedup_bf16": round(official / ours16, 2)}
             print(n, results[f"threads_{n}"], flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     batch = {"image0": torch.randn(a.train_batch, 3, a.size, a.size),
@@ -119,6 +138,7 @@ def main() -> None:
     write_result("bkind", {
         "config": vars(a),
         "extraction": results,
+        **cpu_info(),
         "video": f"{a.frames} frames 320x240 mp4 (mp4v), squash-resized to {a.size}",
         "train_pairs_per_s": a.train_batch / t_pre,
         "train_pairs_per_s_with_curriculum": a.train_batch / t_cur,

@@ -276,7 +276,7 @@ def discover_train(preset: str, overrides: list[str] | None = None, run_dir: str
 def discover_extract(ckpt: str, inputs: str, out_dir: str, *, boxes: str | None = None,
                      batch_size: int = 32, official_bn_train: bool = False,
                      image_size: int | None = None, num_keypoints: int | None = None,
-                     device: str = "auto") -> dict:
+                     device: str = "auto", precision: str = "fp32") -> dict:
     """Discovered keypoints of every video of ``inputs`` (batched) into ``out_dir``: npz,
     DeepLabCut CSV and SLEAP analysis h5 per video; ``boxes``: box/multi-agent mode. See
     :func:`motionscope.tasks.discover.extract`."""
@@ -284,7 +284,7 @@ def discover_extract(ckpt: str, inputs: str, out_dir: str, *, boxes: str | None 
 
     return _extract(ckpt, inputs, out_dir, boxes=boxes, batch_size=batch_size,
                     official_bn_train=official_bn_train, image_size=image_size,
-                    num_keypoints=num_keypoints, device=device)
+                    num_keypoints=num_keypoints, device=device, precision=precision)
 
 
 def discover_render(track: str, video: str, out: str, *, start: int = 0, num: int | None = 300,

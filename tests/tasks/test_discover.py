@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,16 @@ def test_extract_writes_npz_csv_and_sleap_file_that_read_back(run, world, tmp_pa
     model, args = load_detector(run)
     one = extract_source(model, video, input_settings(args), batch_size=1, show_progress=False)
     assert np.allclose(one.keypoints, t.keypoints, atol=1e-3)
+    # bf16 autocast: the same keypoints within a fraction of a pixel, said in the summary
+    code, _, err = run_cli(capsys, "discover", "extract", run, str(video), "--out",
+                           str(tmp_path / "kp16"), "--precision", "bf16")
+    assert code == 0, err
+    t16 = read_track_npz(tmp_path / "kp16" / "video_000.npz")
+    assert np.abs(t16.keypoints - t.keypoints).max() < 1.0
+    assert json.loads((tmp_path / "kp16" / "extract.json").read_text())["precision"] == "bf16"
+    code, _, err = run_cli(capsys, "discover", "extract", run, str(video), "--out",
+                           str(tmp_path / "kpx"), "--precision", "fp16")
+    assert code != 0 and "--precision must be one of fp32, bf16" in err
     # render a still and a GIF
     code, _, err = run_cli(capsys, "discover", "render", str(tmp_path / "kp" / "video_000.npz"),
                            str(video), "--out", str(tmp_path / "still.png"))

@@ -402,7 +402,7 @@ class BKinD(nn.Module):
     # -- inference ------------------------------------------------------------------------
     def _detect_pass(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         outs = self.kptNet(self.encode(images), levels=[-1])
-        heatmap = spatial_softmax(outs[-1])
+        heatmap = spatial_softmax(outs[-1].float())  # moments in float32 under autocast too
         return {"heatmap": heatmap, **heatmap_moments(heatmap)}
 
     def _detect_official_bn(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -114,6 +114,11 @@ def _box_file(boxes: str | None, src: Path, single: bool) -> str | None:
     return str(p)
 
 
+#: extraction precisions: fp32 (default: the official numbers) or bf16 autocast (about twice as
+#: fast on CPUs with AVX512-BF16 or AMX and on GPUs; keypoints within a few hundredths of a pixel)
+PRECISIONS = ("fp32", "bf16")
+
+
 def for_extraction(model, device: torch.device):
     """``model`` on ``device`` in channels-last memory format: oneDNN's (and cuDNN's)
     convolutions and upsampling run faster on it (~1.3x on CPU at batch 16); the numbers are
@@ -123,8 +128,10 @@ def for_extraction(model, device: torch.device):
 
 def extract_source(model, src_path: str | os.PathLike, settings: dict, *, batch_size: int = 32,
                    boxes: str | None = None, device: torch.device | None = None,
-                   box_args: dict | None = None, show_progress: bool = True):
-    """The :class:`~motionscope.io.tracks.KeypointTrack` of one video (see the module doc)."""
+                   box_args: dict | None = None, show_progress: bool = True,
+                   precision: str = "fp32"):
+    """The :class:`~motionscope.io.tracks.KeypointTrack` of one video (see the module doc);
+    ``precision="bf16"``: the network under bfloat16 autocast (heatmap moments in float32)."""
     from ..data.pairs import FrameSource, covariance_to_frame, iter_batches, region_to_frame
     from ..io.boxes import check_frames, read_boxes
     from ..io.tracks import KeypointTrack
@@ -146,7 +153,8 @@ def extract_source(model, src_path: str | os.PathLike, settings: dict, *, batch_
     size = None
     bar = progress(total=T * M, desc=src.path.name, enabled=show_progress, unit="frame")
     for fidx, aidx, regs, x in iter_batches(src, settings, batch_size, box_arr):
-        out = model.detect(x.to(device, memory_format=torch.channels_last))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model.detect(x.to(device, memory_format=torch.channels_last))
         k = out["keypoints"].float().cpu().numpy()
         c = out["covariance"].float().cpu().numpy()
         kp[aidx, fidx] = region_to_frame(k, regs, S)
@@ -163,7 +171,8 @@ def extract_source(model, src_path: str | os.PathLike, settings: dict, *, batch_
 def extract(ckpt: str | os.PathLike, inputs: str | os.PathLike, out_dir: str | os.PathLike, *,
             boxes: str | None = None, batch_size: int = 32, official_bn_train: bool = False,
             image_size: int | None = None, num_keypoints: int | None = None,
-            device: str = "auto", box_padding: float = 0.25, progress_bar: bool = True) -> dict:
+            device: str = "auto", box_padding: float = 0.25, progress_bar: bool = True,
+            precision: str = "fp32") -> dict:
     """Discovered keypoints of every video of ``inputs`` into ``out_dir`` (npz, DeepLabCut CSV,
     SLEAP analysis h5 per video, and ``extract.json``); ``boxes``: a box CSV or track file
     (one video) or a name template beside each video (``{stem}.slp``): box/multi-agent mode."""
@@ -174,6 +183,10 @@ def extract(ckpt: str | os.PathLike, inputs: str | os.PathLike, out_dir: str | o
 
     if int(batch_size) < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "fp32" and official_bn_train:
+        raise ConfigError("--official-bn reproduces the official extraction: it runs in fp32 only")
     model, data_args = load_detector(ckpt, image_size=image_size, num_keypoints=num_keypoints,
                                      official_bn_train=official_bn_train)
     dev = resolve_device(device)
@@ -187,11 +200,12 @@ def extract(ckpt: str | os.PathLike, inputs: str | os.PathLike, out_dir: str | o
     for s in srcs:
         track = extract_source(model, s, settings, batch_size=batch_size, device=dev,
                                boxes=_box_file(boxes, s, len(srcs) == 1), box_args=box_args,
-                               show_progress=progress_bar)
+                               show_progress=progress_bar, precision=precision)
         name = s.stem if s.is_file() else s.name
         written[name] = write_track_files(out_dir, name, track)
     summary = {"checkpoint": str(ckpt), "inputs": str(inputs), "num_keypoints": model.num_keypoints,
                "image_size": model.image_size, "official_bn_train": bool(official_bn_train),
+               "precision": precision,
                "boxes": boxes, "videos": written}
     atomic_write_text(Path(out_dir) / "extract.json", json.dumps(summary, indent=2))
     return summary
