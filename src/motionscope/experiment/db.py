@@ -160,7 +160,8 @@ def _first_open(participant_id: Any) -> Any:
 # building them is what this saves): a page state is one statement, an answer three.
 _Q_STATE = (select(_P, _first_open(_P.c.id).label("first_open"))
             .where(_P.c.token == bindparam("token")))
-_Q_LOCK = select(_P).where(_P.c.token == bindparam("token")).with_for_update()
+_Q_PARTICIPANT = select(_P).where(_P.c.token == bindparam("token"))
+_Q_LOCK = _Q_PARTICIPANT.with_for_update()
 _Q_TRIAL = (select(_T, _first_open(bindparam("pid")).label("first_open"))
             .where(_T.c.participant_id == bindparam("pid"), _T.c.index == bindparam("index")))
 _Q_PLAN = (select(_T.c.index, _T.c.kind, _T.c.condition, _T.c.video, _T.c.label, _T.c.buttons)
@@ -291,8 +292,7 @@ class Store:
         # of up to 100 ms (its busy handler): under load that, not the work, is the latency. The
         # writers of this process therefore queue on a lock of their own first; the busy timeout
         # still covers writers in other processes.
-        self._write_lock = (threading.Lock() if self.engine.dialect.name == "sqlite"
-                            else nullcontext())
+        self._write_lock = threading.Lock() if sqlite else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -379,7 +379,13 @@ class Store:
 
     # -- participants
     def participant(self, token: str) -> Participant:
-        return self._read(lambda s: self._by_token(s, token))
+        """The participant row of ``token`` (a Row with the Participant columns)."""
+        def fn(c: Connection) -> Participant:
+            p = c.execute(_Q_PARTICIPANT, {"token": token}).first()
+            if p is None:
+                raise NotFound("unknown participant")
+            return p  # type: ignore[return-value]
+        return self._core(fn, read=True)
 
     def find_participant(self, platform: str, external_id: str, study_id: str) -> Participant | None:
         return self._read(lambda s: s.scalar(select(Participant).where(
@@ -443,14 +449,6 @@ class Store:
                 nxt = t
         return Snapshot(p, counts, nxt)
 
-    @staticmethod
-    def _by_token(s: Session, token: str, lock: bool = False) -> Participant:
-        q = select(_P).where(_P.c.token == token)
-        p = s.connection().execute(q.with_for_update() if lock else q).first()
-        if p is None:
-            raise NotFound("unknown participant")
-        return p  # type: ignore[return-value]  # a Row with the Participant columns
-
     def snapshot(self, token: str) -> Snapshot:
         """The participant of ``token`` with their progress and next trial (one statement)."""
         def fn(c: Connection) -> Snapshot:
@@ -491,22 +489,6 @@ class Store:
         return self._read(lambda s: list(s.scalars(select(Trial).where(
             Trial.participant_id == participant_id).order_by(Trial.index))))
 
-    def next_trial(self, participant_id: int) -> Trial | None:
-        return self._read(lambda s: s.scalar(select(Trial).where(
-            Trial.participant_id == participant_id, Trial.response.is_(None)
-        ).order_by(Trial.index).limit(1)))
-
-    def trial(self, participant_id: int, index: int) -> Trial | None:
-        return self._read(lambda s: s.scalar(select(Trial).where(
-            Trial.participant_id == participant_id, Trial.index == index)))
-
-    def counts(self, participant_id: int) -> dict[str, tuple[int, int]]:
-        """kind -> (answered, total) for one participant."""
-        rows = self._read(lambda s: s.execute(
-            select(Trial.kind, func.count(), func.count(Trial.response))
-            .where(Trial.participant_id == participant_id).group_by(Trial.kind)).all())
-        return {k: (int(a), int(n)) for k, n, a in rows}
-
     def answer(self, token: str, index: int, *, response: int, position: int,
                submission_id: str, rt_end_ms: float | None, rt_start_ms: float | None,
                video_ended: bool, video_duration_ms: float | None,
@@ -544,8 +526,8 @@ class Store:
                 submission_id=submission_id, answered_at=_now()), {"tid": t.id}).first()
             if new is None:  # answered by a concurrent request in between
                 raise _Retry()
-            later = [u.index for u in self._plan(c, p) if u.index > index]
-            return "stored", new, self._state(c, p, later[0] if later else None)
+            after = next((u.index for u in self._plan(c, p) if u.index > index), None)
+            return "stored", new, self._state(c, p, after)
         for _ in range(3):
             try:
                 return self._core(fn)

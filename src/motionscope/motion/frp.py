@@ -126,34 +126,34 @@ def _erode2(x: torch.Tensor) -> torch.Tensor:
     """OpenCV's 2x2 erode, anchor (1, 1): the minimum over rows {y-1, y} x cols {x-1, x},
     pixels outside the image ignored; as shifted minimums over the last two dims (separable,
     exact; several times faster on the CPU than a pooling call)."""
-    return _shifted(_shifted(x, -2, torch.minimum, (1,)), -1, torch.minimum, (1,))
+    return _shifted(_shifted(x, -2, torch.minimum), -1, torch.minimum)
 
 
-def _shifted(v: torch.Tensor, dim: int, op, sides: tuple[int, ...]) -> torch.Tensor:
-    """``op`` of ``v`` and its neighbour one step back (side 1) and/or forward (side -1)
-    along ``dim``; pixels without that neighbour keep their value."""
+def _dilate3(x: torch.Tensor) -> torch.Tensor:
+    """OpenCV's 3x3 dilate, centred, pixels outside the image ignored (separable maximums)."""
+    return _shifted(_shifted(x, -2, torch.maximum, both=True), -1, torch.maximum, both=True)
+
+
+def _shifted(v: torch.Tensor, dim: int, op, both: bool = False) -> torch.Tensor:
+    """``op`` of ``v`` and its neighbour one step back along ``dim`` (and, ``both``, the one
+    forward too); pixels without a neighbour on a side keep their value."""
     n = v.shape[dim]
     if n == 1:
         return v.clone()
     m = torch.empty_like(v)
-    first, rest = v.narrow(dim, 0, n - 1), v.narrow(dim, 1, n - 1)
-    if sides == (1,):
+    back, fwd = v.narrow(dim, 0, n - 1), v.narrow(dim, 1, n - 1)
+    if not both:
         m.narrow(dim, 0, 1).copy_(v.narrow(dim, 0, 1))
-        op(rest, first, out=m.narrow(dim, 1, n - 1))
+        op(fwd, back, out=m.narrow(dim, 1, n - 1))
         return m
     # both sides (3-wide): the edges see one neighbour, the inside two
     op(v.narrow(dim, 0, 1), v.narrow(dim, 1, 1), out=m.narrow(dim, 0, 1))
     op(v.narrow(dim, n - 1, 1), v.narrow(dim, n - 2, 1), out=m.narrow(dim, n - 1, 1))
     if n > 2:
         inner = m.narrow(dim, 1, n - 2)
-        op(first.narrow(dim, 0, n - 2), rest.narrow(dim, 1, n - 2), out=inner)
+        op(back.narrow(dim, 0, n - 2), fwd.narrow(dim, 1, n - 2), out=inner)
         op(inner, v.narrow(dim, 1, n - 2), out=inner)
     return m
-
-
-def _dilate3(x: torch.Tensor) -> torch.Tensor:
-    """OpenCV's 3x3 dilate, centred, pixels outside the image ignored (separable maximums)."""
-    return _shifted(_shifted(x, -2, torch.maximum, (1, -1)), -1, torch.maximum, (1, -1))
 
 
 def dynamic_heatmaps(frames: torch.Tensor, window: int = DEFAULT_WINDOW) -> torch.Tensor:
