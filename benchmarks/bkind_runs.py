@@ -55,6 +55,17 @@ def _train(preset: str, overrides: list[str], run_dir: Path) -> tuple[str, bool]
     return api.discover_train(preset, overrides, run_dir=str(run_dir))["run_dir"], True
 
 
+def _official_bn(run: str, source: str, work: Path, name: str, labels: str, boxes: str | None = None
+                 ) -> dict:
+    """The same read-out from keypoints extracted as the official code does (BatchNorm in
+    training mode on single images): the measured effect of ``--official-bn``."""
+    api.discover_extract(run, source, str(work / "kp_official_bn"), boxes=boxes,
+                         official_bn_train=True)
+    res = api.discover_regress(str(work / "kp_official_bn" / f"{name}.npz"), labels, None)
+    return {a: _round(r["discovered"]) for a, r in res["agents"].items()
+            if r["discovered"]["frames"] >= 100}
+
+
 def world(work: Path, steps: int) -> dict:
     from motionscope.data.pairs import behavior_world
 
@@ -70,6 +81,8 @@ def world(work: Path, steps: int) -> dict:
         # each keypoint's confidence and covariance as features too (the paper's read-outs use them)
         full = api.discover_regress(kp, labels, None, with_confidence=True, with_covariance=True)
         videos[name]["discovered_with_confidence_covariance"] = _round(full["agents"]["agent0"]["discovered"])
+        bn = _official_bn(run, str(root / "behavior" / "val" / name), work, name, labels)
+        videos[name]["discovered_official_bn"] = bn["agent0"]
     return {"train": f"4 train behaviour videos (192 frames, 128x128), gap 3, {steps} steps of "
                      "batch 8", "seconds": round(time.time() - t0), "trained_now": now,
             "labels": "true 2D joints (halpe26, 26 joints)", "videos": videos}
@@ -93,7 +106,9 @@ def dance(work: Path, steps: int) -> dict:
     return {"train": f"dance.mp4 (450 frames) itself, gap 3, {steps} steps of batch 8",
             "seconds": round(time.time() - t0), "trained_now": now,
             "labels": "dance.mp4.labels.slp (17 nodes)",
-            **{k: _round(m) for k, m in res["agents"]["agent0"].items()}}
+            **{k: _round(m) for k, m in res["agents"]["agent0"].items()},
+            "discovered_official_bn": _official_bn(run, str(frames), work, "dance",
+                                                   str(SHARED / "dance.mp4.labels.slp"))["agent0"]}
 
 
 def flies(work: Path, steps: int) -> dict:
@@ -119,6 +134,10 @@ def flies(work: Path, steps: int) -> dict:
                                    str(work / "reg" / name), baseline=True)
         per_fly[name] = {a: {k: _round(m) for k, m in r.items()}
                          for a, r in res["agents"].items() if r["discovered"]["frames"] >= 100}
+        bn = _official_bn(run, str(work / "frames" / name), work, name, str(SHARED / tracks),
+                          boxes=str(SHARED / tracks))
+        for a, m in bn.items():
+            per_fly[name].setdefault(a, {})["discovered_official_bn"] = m
     return {"train": f"clip.mp4 in box mode (boxes from clip.slp, 2 flies), gap 0.12 s, {steps} "
                      "steps of batch 8; the same model extracts centered_pair_low_quality.mp4 "
                      "with boxes from centered_pair_predictions.h5",

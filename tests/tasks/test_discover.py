@@ -148,3 +148,35 @@ def test_classify_on_the_worlds_behaviour_videos(run, world, tmp_path):
     assert 0 <= res["macro_f1"] <= 1
     with pytest.raises(DataError, match="no discovered keypoints for video_000"):
         discover_classify(str(tmp_path / "te"), str(tmp_path / "te"), world=str(world))
+
+
+@pytest.mark.parametrize("video, tracks", [("centered_pair_low_quality.mp4", "centered_pair_predictions.h5"),
+                                           ("clip.mp4", "clip.slp")])
+def test_box_mode_on_the_real_two_fly_clips(run, shared_data, tmp_path, video, tracks):
+    """Boxes from SLEAP's tracks of two flies: one track per fly, named as SLEAP named it, each
+    fly's keypoints inside its own box in frame pixels, and a pose read-out per fly."""
+    from motionscope.api import discover_extract, discover_regress
+    from motionscope.io.boxes import check_frames, read_boxes
+    from motionscope.io.tracks import read_track_npz
+
+    video, tracks = shared_data("behavior_videos", "sleap", video), shared_data(
+        "behavior_videos", "sleap", tracks)
+    discover_extract(run, str(video), str(tmp_path / "kp"), boxes=str(tracks), batch_size=64)
+    t = read_track_npz(tmp_path / "kp" / f"{video.stem}.npz")
+    boxes = read_boxes(str(tracks))
+    assert t.track_names == boxes.track_names and len(t.track_names) >= 2
+    b = check_frames(boxes, t.keypoints.shape[1], video).boxes  # (M, T, 4) x0, y0, x1, y1
+    seen = np.isfinite(b).all(-1)  # NaN where SLEAP did not track the fly
+    assert (seen.sum(1) > 100).sum() >= 2  # two flies tracked for most of the clip (and fragments)
+    kp = t.keypoints
+    assert np.isfinite(kp[seen]).all() and np.isnan(kp[~seen]).all()
+    x, y = kp[..., 0], kp[..., 1]
+    inside = (x >= b[..., 0:1] - 0.5) & (x <= b[..., 2:3] + 0.5) & \
+        (y >= b[..., 1:2] - 0.5) & (y <= b[..., 3:4] + 0.5)
+    assert inside[seen].all()
+    res = discover_regress(str(tmp_path / "kp" / f"{video.stem}.npz"), str(tracks), None,
+                           folds=2, baseline=True)
+    per_fly = [r for r in res["agents"].values() if r["discovered"]["frames"] >= 100]
+    assert len(per_fly) >= 2
+    for r in per_fly:
+        assert 0 < r["discovered"]["error_image_pct"] < 50 and r["baseline"]["frames"] > 0
