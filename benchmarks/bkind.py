@@ -3,7 +3,9 @@ decoded in order, batched resize + normalisation, ``model.detect`` in eval mode 
 GlobalNet level) against the official ``extract_features.py`` loop (per frame: cv2 read, PIL
 resize, ToTensor + Normalize, one image per forward with BatchNorm in training mode, all four
 GlobalNet levels computed as ``Model.forward`` does), in fp32 and with ``--precision bf16``
-(autocast: fast where the CPU has AVX512-BF16 or AMX); then training pairs/s and peak memory.
+(autocast: fast where the CPU has AVX512-BF16 or AMX); the fp32 network alone on a ready batch
+(the ceiling of any fp32 speed-up that does the same arithmetic); then training pairs/s and peak
+memory.
 Both in one process, medians of ``--repeats`` runs.
 
     python benchmarks/bkind.py [--size 128] [--keypoints 10] [--frames 96] [--threads 1,2] [--full]
@@ -110,6 +112,11 @@ def main() -> None:
             for_extraction(model, torch.device("cpu"))  # as discover extract does
             ours = median(timed(lambda: extract_source(model, video, settings, batch_size=a.batch,
                                                        show_progress=False), a.repeats))
+            # the network alone on a ready batch: what fp32 costs with no decoding, resizing or
+            # Python at all, so official / this bounds any fp32 speed-up with the same arithmetic
+            xb = torch.randn(a.batch, 3, a.size, a.size).contiguous(memory_format=torch.channels_last)
+            with torch.no_grad():
+                net = median(timed(lambda xb=xb: model.detect(xb), 2 * a.repeats)) / a.batch
             ours16 = median(timed(lambda: extract_source(model, video, settings, batch_size=a.batch,
                                                          show_progress=False, precision="bf16"),
                                   a.repeats))
@@ -118,7 +125,9 @@ def main() -> None:
                                        "extract_frames_per_s_official_loop": round(a.frames / official, 2),
                                        "extract_speedup": round(official / ours, 2),
                                        "extract_frames_per_s_bf16": round(a.frames / ours16, 2),
-                                       "extract_speedup_bf16": round(official / ours16, 2)}
+                                       "extract_speedup_bf16": round(official / ours16, 2),
+                                       "network_only_frames_per_s_fp32": round(1 / net, 2),
+                                       "fp32_speedup_ceiling": round(official / a.frames / net, 2)}
             print(n, results[f"threads_{n}"], flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     batch = {"image0": torch.randn(a.train_batch, 3, a.size, a.size),

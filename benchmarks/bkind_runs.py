@@ -4,6 +4,7 @@ motion baseline, on the embedded world's behaviour videos and on the real behavi
 
     python benchmarks/bkind_runs.py [--only world,dance,flies] [--world-steps 1500]
                                     [--dance-steps 120] [--fly-steps 100] [--work DIR]
+                                    [--still docs/images/bkind_keypoints.png]
 
 Each run trains preset ``bkind_world`` (resumable: run it again to continue a killed run), extracts
 the keypoints of the held-out videos, and regresses the labelled poses from them and from the
@@ -146,6 +147,49 @@ def flies(work: Path, steps: int) -> dict:
                       "centered_pair)", "per_fly": per_fly}
 
 
+def still(work: Path, out: Path, height: int = 288) -> Path | None:
+    """The README picture: one frame per finished run (world, dance, flies: the square around
+    both flies), keypoints and 1-sigma covariance ellipses drawn at display size, side by side."""
+    import cv2
+    import numpy as np
+
+    from motionscope.data.pairs import FrameSource, behavior_world
+    from motionscope.fsutil import atomic_path
+    from motionscope.io.tracks import read_track_npz
+    from motionscope.tasks.discover import draw_keypoints
+
+    panels = [(work / "world" / "kp" / "video_004.npz",
+               behavior_world() / "behavior" / "val" / "video_004", 60),
+              (work / "dance" / "kp" / "dance.npz", work / "dance" / "frames" / "dance", 200),
+              (work / "flies" / "kp" / "clip.npz", SHARED / "clip.mp4", 700)]
+    tiles = []
+    for kp_file, video, t in panels:
+        if not kp_file.is_file():
+            continue
+        track = read_track_npz(kp_file)
+        frame = FrameSource(video).read([t])[0]
+        kp, cov = track.keypoints[:, t], track.covariance[:, t]
+        if kp.shape[0] > 1:  # several agents: the square around them, not the whole arena
+            pts = kp[np.isfinite(kp).all(-1)]
+            c, half = (pts.min(0) + pts.max(0)) / 2, (pts.max(0) - pts.min(0)).max() * 0.9 + 20
+            x0, y0 = np.maximum(np.round(c - half).astype(int), 0)
+            frame = frame[y0:y0 + int(2 * half), x0:x0 + int(2 * half)]
+            kp = kp - np.array([x0, y0], np.float32)
+        s = height / frame.shape[0]
+        frame = cv2.resize(frame, (round(frame.shape[1] * s), height),
+                           interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA)
+        kp = (kp + 0.5) * s - 0.5  # pixel centres at integers
+        tiles += [draw_keypoints(frame, kp, cov * s * s, sigma=1.0, radius=4),
+                  np.full((height, 6, 3), 255, np.uint8)]
+    if not tiles:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        cv2.imwrite(str(tmp) + ".png", cv2.cvtColor(np.hstack(tiles[:-1]), cv2.COLOR_RGB2BGR))
+        Path(str(tmp) + ".png").replace(tmp)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -154,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dance-steps", type=int, default=120)
     ap.add_argument("--fly-steps", type=int, default=100)
     ap.add_argument("--work", default="runs/bkind_runs")
+    ap.add_argument("--still", default=None, help="write the README picture here (PNG)")
     a = ap.parse_args(argv)
     work = Path(a.work)
     path = RESULTS / "bkind_runs.json"
@@ -174,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
             res["seconds"] = old[key]["seconds"]  # the time of the training run, not of the read-out
         runs[key] = res
         write_result("bkind_runs", {"note": NOTE, "runs": runs}, path)
+    if a.still:
+        print("still:", still(work, Path(a.still)))
 
 
 if __name__ == "__main__":
