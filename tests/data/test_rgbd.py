@@ -184,6 +184,9 @@ def test_world_rgbd(tmp_path):
         item = ds[0]
         assert item["video"].shape == item["depth"].shape == (3, 16, 16, 16)
         assert item["depth_heat"].max() > 0
+        # the world's action names, so test/predict print names rather than indices
+        names = (tmp_path / "w" / "classes.txt").read_text().splitlines()
+        assert ds.classes == names and "throw" in names
 
 
 def test_ntu_paths(tmp_path):

@@ -693,6 +693,8 @@ def build_rgbd_world(data_cfg, split: str, *, training: bool) -> RGBDDataset:
     full = own["depth_source"] == "full"
     args.setdefault("depth_template", "Depth-{:08d}.png" if full else "MDepth-{:08d}.png")
     args.setdefault("depth_start", 1)
+    if (root / "classes.txt").is_file():  # the world's action names, as world_clips reads them
+        args.setdefault("classes", "classes.txt")
     samples = world_samples(root, split, own["depth_source"])
     return _finish(samples, own, args, data_cfg, training, root / "manifest.json", root)
 
