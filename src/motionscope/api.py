@@ -265,12 +265,12 @@ def experiment_analyze(experiment: str | os.PathLike, runs: str | list[str] | No
 
 # ----------------------------------------------------------------------------- B-KinD discovery
 def discover_train(preset: str, overrides: list[str] | None = None, run_dir: str | None = None,
-                   fresh: bool = False) -> dict:
-    """Train a B-KinD preset (losses only) with the engine; see
-    :func:`motionscope.tasks.discover.train`."""
+                   resume: str | None = None, fresh: bool = False) -> dict:
+    """Train a B-KinD preset (losses only) with the engine; ``resume`` continues a run (a
+    finished one with a longer schedule). See :func:`motionscope.tasks.discover.train`."""
     from .tasks.discover import train as _train
 
-    return _train(preset, overrides, run_dir=run_dir, fresh=fresh)
+    return _train(preset, overrides, run_dir=run_dir, resume=resume, fresh=fresh)
 
 
 def discover_extract(ckpt: str, inputs: str, out_dir: str, *, boxes: str | None = None,

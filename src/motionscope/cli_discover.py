@@ -21,9 +21,12 @@ def train(preset: Annotated[str, typer.Argument(help="B-KinD preset (bkind_world
                                                      "bkind_h36m) or YAML file")],
           overrides: Overrides = None,
           run_dir: Annotated[str | None, typer.Option(help="run directory")] = None,
+          resume: Annotated[str | None, typer.Option(
+              help="checkpoint or run dir to resume (a finished run too, with a longer "
+                   "train.epochs / train.max_steps)")] = None,
           fresh: Annotated[bool, typer.Option("--fresh", help="start a new run")] = False):
     """Train B-KinD on frame pairs (losses only); auto-resumes an interrupted run."""
-    res = api.discover_train(preset, overrides, run_dir=run_dir, fresh=fresh)
+    res = api.discover_train(preset, overrides, run_dir=run_dir, resume=resume, fresh=fresh)
     typer.echo(f"run directory: {res['run_dir']}")
 
 

@@ -129,8 +129,12 @@ def test_gradient_clipping_is_logged(tmp_path):
 def test_finished_run_dir_is_not_overwritten(tmp_path):
     run = str(tmp_path / "done")
     train("baseline_skeleton", ["train.epochs=1", *SMALL], run_dir=run)
-    with pytest.raises(MotionscopeError, match="already finished"):
+    with pytest.raises(MotionscopeError, match="already finished.*--resume .* train.epochs=N"):
         train("baseline_skeleton", ["train.epochs=1", *SMALL], run_dir=run)
+    # what the message says: resumed with a longer schedule it trains on from where it stopped
+    first = read_metrics(run)
+    res = train("baseline_skeleton", ["train.epochs=2", *SMALL], run_dir=run, resume=run)
+    assert res["run_dir"] == run and res["global_step"] == 2 * max(m["step"] for m in first)
 
 
 def test_bad_inputs_fail_early_and_clearly(tmp_path):

@@ -180,3 +180,22 @@ def test_box_mode_on_the_real_two_fly_clips(run, shared_data, tmp_path, video, t
     assert len(per_fly) >= 2
     for r in per_fly:
         assert 0 < r["discovered"]["error_image_pct"] < 50 and r["baseline"]["frames"] > 0
+
+
+def test_a_finished_run_trains_further_with_resume(run, world, tmp_path, capsys):
+    """A finished run is never overwritten; ``--resume`` with a longer schedule continues it."""
+    import shutil
+
+    from motionscope.engine.checkpoint import load_checkpoint
+
+    rdir = tmp_path / "r"
+    shutil.copytree(run, rdir)
+    args = ["discover", "train", "bkind_world", f"data.root={world}", "train.epochs=1",
+            "data.batch_size=2", "model.args.num_keypoints=3", "train.progress=false",
+            "data.args.frame_gap=2", "--run-dir", str(rdir)]
+    code, _, err = run_cli(capsys, *args, "train.max_steps=2")
+    assert code != 0 and "already finished" in err and "--resume" in err
+    code, _, err = run_cli(capsys, *args, "train.max_steps=3", "--resume", str(rdir))
+    assert code == 0, err
+    state = load_checkpoint(rdir / "checkpoints" / "last.pt")
+    assert state["global_step"] == 3 and state["finished"]

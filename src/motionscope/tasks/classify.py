@@ -88,7 +88,8 @@ def choose_run_dir(cfg: DictConfig, run_dir: str | None,
         return base, last
     if explicit:  # an explicit dir whose run has finished: start afresh
         raise MotionscopeError(f"{base}: this run has already finished; choose another run dir "
-                               "or delete it")
+                               f"or delete it; to train it further, resume it with a longer "
+                               f"schedule: --resume {base} train.epochs=N (or train.max_steps=N)")
     return _next_free(base), None
 
 
