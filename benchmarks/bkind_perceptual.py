@@ -6,7 +6,10 @@ default fallback), ``random_vgg`` (the official code with ``pretrained=False``) 
 (pixel term only), on synthetic videos of three coloured blobs moving over a static textured
 background, then fits a least-squares map (with bias) from the discovered keypoints of held-out
 frames' training half to the true blob centres and reports the mean L2 error (px) on the other
-half. An untrained model gives the floor of what the regression alone achieves.
+half, with how far the keypoints move and how peaked their heatmaps are. Two references: the
+training half's mean centres (chance), and an untrained model, whose uniform heatmaps give
+"keypoints" that barely move but are linear functions of random features (a random-features
+read-out, not localisation).
 
     python benchmarks/bkind_perceptual.py --steps 300       # -> results/bkind_perceptual.json
 """
@@ -70,14 +73,28 @@ def train(mode: str, steps: int, curriculum_at: float, vids, batch: int, gap: in
     return model
 
 
-def regression_error(model, frames: torch.Tensor, centres: torch.Tensor) -> float:
-    kp = torch.cat([model.detect(frames[i:i + 64])["keypoints"] for i in range(0, len(frames), 64)])
+def regression_error(model, frames: torch.Tensor, centres: torch.Tensor) -> dict:
+    """The read-out error, and what the keypoints are: how far they move over the frames
+    (``keypoint_motion_px``, mean over keypoints of the std over frames) and how peaked their
+    heatmaps are (``confidence``; a uniform S/4 x S/4 map gives 1/(S/4)^2)."""
+    with torch.no_grad():
+        out = [model.detect(frames[i:i + 64]) for i in range(0, len(frames), 64)]
+    kp = torch.cat([o["keypoints"] for o in out])
     x = torch.cat([kp.flatten(1), torch.ones(len(kp), 1)], 1).double()
     y = centres.flatten(1).double()
     n = len(x) // 2
     w = torch.linalg.lstsq(x[:n], y[:n]).solution
     err = (x[n:] @ w - y[n:]).view(-1, 3, 2).norm(dim=-1)
-    return float(err.mean())
+    return {"regression_error_px": float(err.mean()),
+            "keypoint_motion_px": float(kp.std(0).norm(dim=-1).mean()),
+            "confidence": float(torch.cat([o["confidence"] for o in out]).mean())}
+
+
+def mean_predictor_error(centres: torch.Tensor) -> float:
+    """Predicting every held-out frame's centres as the training half's mean: the chance level."""
+    y = centres.flatten(1).double()
+    n = len(y) // 2
+    return float((y[:n].mean(0) - y[n:]).view(-1, 3, 2).norm(dim=-1).mean())
 
 
 def main() -> None:
@@ -90,24 +107,28 @@ def main() -> None:
     args = ap.parse_args()
     vids = [video(s, 120)[0] for s in range(6)]
     test_frames, test_centres = video(100, 240)
-    res: dict = {}
+    out_path = Path(args.out)
+    res: dict = {"mean_predictor": {"regression_error_px": mean_predictor_error(test_centres)}}
     torch.manual_seed(0)
     untrained = create_model("bkind", num_keypoints=6, image_size=S, encoder_layers=(1, 1, 1, 1),
                              encoder_base_width=8)
-    res["untrained"] = {"regression_error_px": regression_error(untrained, test_frames, test_centres)}
+    res["untrained"] = regression_error(untrained, test_frames, test_centres)
     for mode in args.modes.split(","):
         t0 = time.perf_counter()
         model = train(mode, args.steps, 0.5, vids, args.batch, args.gap)
-        res[mode] = {"regression_error_px": regression_error(model, test_frames, test_centres),
-                     "train_s": time.perf_counter() - t0}
+        res[mode] = {**regression_error(model, test_frames, test_centres),
+                     "train_s": time.perf_counter() - t0, "steps": args.steps}
         print(mode, res[mode], flush=True)
     out = {"benchmark": "bkind_perceptual", "date": time.strftime("%Y-%m-%d"),
            "what": "mean L2 error (px, 64 px frames) of a least-squares map from 6 discovered "
                    "keypoints to 3 true blob centres, held-out half of a held-out video",
            "steps": args.steps, "batch": args.batch, "gap": args.gap, "optimizer": "SGD lr 1e-2 m 0.9",
-           "curriculum_from_step": args.steps // 2, "results": res}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(args.out), json.dumps(out, indent=2) + "\n")
+           "curriculum_from_step": args.steps // 2}
+    # modes not run now keep their entry (several processes may fill one file, one mode each)
+    old = json.loads(out_path.read_text()).get("results", {}) if out_path.is_file() else {}
+    out["results"] = {**old, **res}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_path, json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
 
