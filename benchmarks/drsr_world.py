@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, median, write_result  # noqa: E402
 
 from motionscope.tasks.classify import train  # noqa: E402
 
@@ -63,7 +63,7 @@ def _speed(run: Path) -> float | None:
             rec = json.loads(line)
             if rec.get("split") == "train" and "samples_per_s" in rec:
                 vals.append(rec["samples_per_s"])
-    return round(sorted(vals)[len(vals) // 2], 2) if vals else None
+    return round(median(vals), 2) if vals else None
 
 
 if __name__ == "__main__":

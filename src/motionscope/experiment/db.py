@@ -166,6 +166,14 @@ _Q_TRIAL = (select(_T, _first_open(bindparam("pid")).label("first_open"))
             .where(_T.c.participant_id == bindparam("pid"), _T.c.index == bindparam("index")))
 _Q_PLAN = (select(_T.c.index, _T.c.kind, _T.c.condition, _T.c.video, _T.c.label, _T.c.buttons)
            .where(_T.c.participant_id == bindparam("pid")).order_by(_T.c.index))
+def _by_token(c: Connection, query: Any, token: str) -> Any:
+    """The one row ``query`` (one of the participant statements above) gives for ``token``."""
+    p = c.execute(query, {"token": token}).first()
+    if p is None:
+        raise NotFound("unknown participant")
+    return p
+
+
 _Q_ANSWER = (update(_T).where(_T.c.id == bindparam("tid"), _T.c.response.is_(None))
              .returning(*_T.c))
 
@@ -380,12 +388,7 @@ class Store:
     # -- participants
     def participant(self, token: str) -> Participant:
         """The participant row of ``token`` (a Row with the Participant columns)."""
-        def fn(c: Connection) -> Participant:
-            p = c.execute(_Q_PARTICIPANT, {"token": token}).first()
-            if p is None:
-                raise NotFound("unknown participant")
-            return p  # type: ignore[return-value]
-        return self._core(fn, read=True)
+        return self._core(lambda c: _by_token(c, _Q_PARTICIPANT, token), read=True)
 
     def find_participant(self, platform: str, external_id: str, study_id: str) -> Participant | None:
         return self._read(lambda s: s.scalar(select(Participant).where(
@@ -452,9 +455,7 @@ class Store:
     def snapshot(self, token: str) -> Snapshot:
         """The participant of ``token`` with their progress and next trial (one statement)."""
         def fn(c: Connection) -> Snapshot:
-            p = c.execute(_Q_STATE, {"token": token}).first()
-            if p is None:
-                raise NotFound("unknown participant")
+            p = _by_token(c, _Q_STATE, token)
             return self._state(c, p, p.first_open)
         return self._core(fn, read=True)
 
@@ -466,9 +467,7 @@ class Store:
         col = f"{step}_at"
 
         def fn(c: Connection) -> Snapshot:
-            p = c.execute(_Q_LOCK, {"token": token}).first()
-            if p is None:
-                raise NotFound("unknown participant")
+            p = _by_token(c, _Q_LOCK, token)
             if step in ("consent", "declined") and (p.consent_at or p.declined_at):
                 if getattr(p, col) is None:
                     raise Conflict("consent was already answered")
@@ -502,9 +501,7 @@ class Store:
             # the participant's row lock queues their concurrent requests (a double click's
             # twin waits for this commit, then finds the answer stored; PostgreSQL: SQLite
             # transactions are serial anyway)
-            p = c.execute(_Q_LOCK, {"token": token}).first()
-            if p is None:
-                raise NotFound("unknown participant")
+            p = _by_token(c, _Q_LOCK, token)
             t = c.execute(_Q_TRIAL, {"pid": p.id, "index": index}).first()
             if t is None:
                 raise NotFound(f"no trial {index} for this participant")
